@@ -1,0 +1,149 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// producer is one kafka-go async Writer shared by every publishing
+// goroutine, so that their messages fill the same per-partition batches.
+// Each message carries its completion in Message.WriterData; the writer's
+// Completion callback runs it once the batch is acknowledged or fails.
+type producer struct {
+	w     *kafka.Writer
+	slots chan struct{} // one token per buffered message; cap MaxBufferedMessages
+	idle  inflight      // messages handed to w and not completed
+}
+
+// Delivery is called once with the outcome of an asynchronous publish:
+// nil when the broker acknowledged the message, else a *PublishError.
+// It runs on the producer's goroutine and must not block.
+type Delivery func(err error)
+
+// waiter turns a completion into a result for a blocking Publish.
+type waiter struct{ done chan error }
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{done: make(chan error, 1)} }}
+
+func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
+	compression, err := cfg.Compression.kafka()
+	if err != nil {
+		return nil, err
+	}
+	p := &producer{slots: make(chan struct{}, cfg.MaxBufferedMessages)}
+	p.w = &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Balancer:     &kafka.Murmur2Balancer{}, // Java-compatible key hashing, as kafkaesk (aiokafka)
+		BatchSize:    cfg.BatchSize,
+		BatchBytes:   cfg.BatchBytes,
+		BatchTimeout: cfg.BatchTimeout,
+		ReadTimeout:  cfg.RequestTimeout,
+		WriteTimeout: cfg.RequestTimeout,
+		RequiredAcks: cfg.RequiredAcks.kafka(),
+		Compression:  compression,
+		Transport:    transport,
+		Async:        true,
+		// Topics are created by Publish; RawPublish relies on the broker's
+		// auto-creation, as kafkaesk's raw_publish does. This also makes the
+		// writer refresh its metadata for a topic it has not seen yet.
+		AllowAutoTopicCreation: true,
+		Completion:             p.complete,
+	}
+	return p, nil
+}
+
+// send hands msg to the writer. It waits for a buffer slot while
+// MaxBufferedMessages are outstanding, and returns an error (and never
+// calls the completion) when msg could not be handed over.
+func (p *producer) send(ctx context.Context, msg kafka.Message) error {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for producer buffer space: %w", ctx.Err())}
+		}
+	}
+	p.idle.add(1)
+	if err := p.w.WriteMessages(ctx, msg); err != nil {
+		<-p.slots
+		p.idle.add(-1)
+		return &PublishError{Topic: msg.Topic, Err: describeWriteError(err, msg)}
+	}
+	return nil
+}
+
+// complete is the writer's Completion callback, called once per batch.
+func (p *producer) complete(msgs []kafka.Message, err error) {
+	for i := range msgs {
+		var perr error
+		if err != nil {
+			perr = &PublishError{Topic: msgs[i].Topic, Err: err}
+		}
+		switch d := msgs[i].WriterData.(type) {
+		case *waiter:
+			d.done <- perr
+		case Delivery:
+			d(perr)
+		}
+		<-p.slots
+	}
+	p.idle.add(-len(msgs))
+}
+
+// flush waits until every message handed over so far has completed.
+func (p *producer) flush(ctx context.Context) error {
+	return p.idle.wait(ctx)
+}
+
+func (p *producer) close() error {
+	return p.w.Close()
+}
+
+func describeWriteError(err error, msg kafka.Message) error {
+	var tooLarge kafka.MessageTooLargeError
+	if errors.As(err, &tooLarge) {
+		return fmt.Errorf("message of %d bytes is larger than the batch limit (BatchBytes): %w", len(msg.Key)+len(msg.Value), err)
+	}
+	return err
+}
+
+// inflight counts outstanding work and lets waiters block until it is zero.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil while n is 0
+}
+
+func (f *inflight) add(d int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 && d > 0 {
+		f.zero = make(chan struct{})
+	}
+	f.n += d
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	zero := f.zero
+	f.mu.Unlock()
+	if zero == nil {
+		return nil
+	}
+	select {
+	case <-zero:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

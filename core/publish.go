@@ -1,0 +1,217 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Header is a Kafka record header.
+type Header = kafka.Header
+
+// PublishOption sets a per-message option of Publish, PublishAsync and
+// RawPublish. Most calls pass none.
+type PublishOption interface{ apply(*kafka.Message) }
+
+type publishOption func(*kafka.Message)
+
+func (f publishOption) apply(m *kafka.Message) { f(m) }
+
+// Key sets the record key, which picks the partition (murmur2, as the Java
+// client and kafkaesk do). Default: no key, a random partition.
+func Key(key []byte) PublishOption {
+	return publishOption(func(m *kafka.Message) { m.Key = key })
+}
+
+// Headers adds record headers. kafkaesk adds none of its own.
+func Headers(headers ...Header) PublishOption {
+	return publishOption(func(m *kafka.Message) { m.Headers = append(m.Headers, headers...) })
+}
+
+// Publish sends value to stream in the kafkaesk envelope and waits for the
+// broker's acknowledgement. value is a struct (or a pointer to one); its
+// schema key is the one registered for its type, or "TypeName:1" for an
+// unregistered type, as kafkaesk does.
+//
+// Before anything is sent, the data is validated against the registered
+// JSON schema; a value that fails gets a *ValidationError naming each
+// failing field. The stream's topic (prefix + stream) is created on first
+// use, with the schema's retention. Many goroutines publishing at once
+// share producer batches.
+//
+// Publish returns when the message is acknowledged, fails (a
+// *PublishError naming the topic), or ctx ends; in the last case the
+// message may still be delivered.
+func (a *Application) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
+	w := waiterPool.Get().(*waiter)
+	if err := a.publish(ctx, stream, value, w, opts); err != nil {
+		waiterPool.Put(w)
+		return err
+	}
+	select {
+	case err := <-w.done:
+		waiterPool.Put(w)
+		return err
+	case <-ctx.Done():
+		// w is abandoned: the completion still writes to its buffer.
+		return &PublishError{Topic: a.Topic(stream), Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
+	}
+}
+
+// PublishAsync is Publish without waiting for the acknowledgement: it
+// returns once the message is validated and handed to the producer, and
+// calls done (if not nil) with the outcome. It blocks only while the
+// producer holds MaxBufferedMessages unacknowledged messages, or while the
+// stream's topic is first created.
+func (a *Application) PublishAsync(ctx context.Context, stream string, value any, done Delivery, opts ...PublishOption) error {
+	return a.publish(ctx, stream, value, done, opts)
+}
+
+// RawPublish sends value, already encoded, to stream as it is: no
+// envelope, no validation and no topic creation (the broker's
+// auto-creation applies), as kafkaesk's raw_publish. It waits for the
+// acknowledgement, as Publish does.
+func (a *Application) RawPublish(ctx context.Context, stream string, value []byte, opts ...PublishOption) error {
+	w := waiterPool.Get().(*waiter)
+	if err := a.RawPublishAsync(ctx, stream, value, w.deliver, opts...); err != nil {
+		waiterPool.Put(w)
+		return err
+	}
+	select {
+	case err := <-w.done:
+		waiterPool.Put(w)
+		return err
+	case <-ctx.Done():
+		return &PublishError{Topic: a.Topic(stream), Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
+	}
+}
+
+// RawPublishAsync is RawPublish without waiting: done (if not nil) is
+// called with the outcome.
+func (a *Application) RawPublishAsync(ctx context.Context, stream string, value []byte, done Delivery, opts ...PublishOption) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	msg := kafka.Message{Topic: a.Topic(stream), Value: value}
+	if done != nil {
+		msg.WriterData = done
+	}
+	for _, o := range opts {
+		o.apply(&msg)
+	}
+	ctx, cancel := a.requestContext(ctx)
+	defer cancel()
+	return a.producer.send(ctx, msg)
+}
+
+func (w *waiter) deliver(err error) { w.done <- err }
+
+// publish validates, envelopes and hands over one message; completion is
+// a *waiter or a Delivery (possibly nil).
+func (a *Application) publish(ctx context.Context, stream string, value any, completion any, opts []PublishOption) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	schema, err := a.schemaOf(value)
+	if err != nil {
+		return err
+	}
+	envelope, err := encodeEnvelope(schema, value)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := a.requestContext(ctx)
+	defer cancel()
+	if !a.started.Load() {
+		if err := a.Start(rctx); err != nil {
+			return err
+		}
+	}
+	topic := a.Topic(stream)
+	if err := a.topics.ensure(rctx, topic, schema.Retention); err != nil {
+		return err
+	}
+	msg := kafka.Message{Topic: topic, Value: envelope}
+	switch c := completion.(type) {
+	case *waiter:
+		msg.WriterData = c
+	case Delivery:
+		if c != nil {
+			msg.WriterData = c
+		}
+	}
+	for _, o := range opts {
+		o.apply(&msg)
+	}
+	return a.producer.send(rctx, msg)
+}
+
+// requestContext bounds ctx by RequestTimeout when it has no deadline, so
+// that an unreachable broker is an error, never a hang.
+func (a *Application) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, a.cfg.RequestTimeout)
+}
+
+// schemaOf returns the schema of value's type: registered, or ad hoc.
+func (a *Application) schemaOf(value any) (*Schema, error) {
+	t := reflect.TypeOf(value)
+	if t == nil {
+		return nil, fmt.Errorf("kafkaesk: cannot publish a nil value")
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if s := a.reg.schemaFor(t); s != nil {
+		return s, nil
+	}
+	if s, ok := a.adHoc.Load(t); ok {
+		return s.(*Schema), nil
+	}
+	s, err := adHocSchema(t)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := a.adHoc.LoadOrStore(t, s)
+	return actual.(*Schema), nil
+}
+
+// encoder is a pooled JSON encoder writing into its own buffer.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoderPool = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false) // as orjson: "<" stays "<", byte for byte with Python
+	return e
+}}
+
+// encodeEnvelope encodes value's data, validates it unless its type is
+// valid by construction, and returns the envelope in a new slice (kafka-go
+// holds it until the write completes).
+func encodeEnvelope(s *Schema, value any) ([]byte, error) {
+	e := encoderPool.Get().(*encoder)
+	defer encoderPool.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(value); err != nil {
+		return nil, fmt.Errorf("kafkaesk: encode %s: %w", s.key, err)
+	}
+	data := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+	if !s.byConstruction {
+		if err := s.Validate(data); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, len(`{"schema":"","data":}`)+len(s.key)+len(data))
+	return AppendEnvelope(out, s.key, data), nil
+}

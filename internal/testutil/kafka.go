@@ -1,0 +1,137 @@
+// Package testutil holds helpers shared by this module's tests.
+package testutil
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ReadTopic reads every message of topic, from all partitions, with plain
+// kafka-go readers (no consumer group), until n have arrived or timeout
+// passes. It returns what it read, ordered by partition then offset.
+func ReadTopic(t testing.TB, brokers []string, topic string, n int, timeout time.Duration) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	partitions := Partitions(t, brokers, topic)
+	out := make(chan kafka.Message, n+1)
+	errc := make(chan error, len(partitions))
+	for _, p := range partitions {
+		go func() {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					errc <- err
+					return
+				}
+				out <- m
+			}
+		}()
+	}
+	var msgs []kafka.Message
+	for len(msgs) < n {
+		select {
+		case m := <-out:
+			msgs = append(msgs, m)
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d messages from %s before %v passed", len(msgs), n, topic, timeout)
+		}
+	}
+	cancel()
+	for range partitions {
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("reader of %s: %v", topic, err)
+		}
+	}
+	slices.SortFunc(msgs, func(a, b kafka.Message) int {
+		if a.Partition != b.Partition {
+			return a.Partition - b.Partition
+		}
+		return int(a.Offset - b.Offset)
+	})
+	return msgs
+}
+
+// Partitions returns the partition ids of topic, failing the test if it
+// does not exist.
+func Partitions(t testing.TB, brokers []string, topic string) []int {
+	t.Helper()
+	md := Metadata(t, brokers, topic)
+	var ids []int
+	for _, p := range md.Partitions {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Metadata reads a topic's metadata straight from the broker, on a client
+// of its own (no shared cache), failing the test if the topic is unknown.
+func Metadata(t testing.TB, brokers []string, topic string) kafka.Topic {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	defer c.Transport.(*kafka.Transport).CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	for _, tp := range resp.Topics {
+		if tp.Name == topic {
+			if tp.Error != nil {
+				t.Fatalf("metadata of %s: %v", topic, tp.Error)
+			}
+			return tp
+		}
+	}
+	t.Fatalf("metadata of %s: topic not in the response", topic)
+	return kafka.Topic{}
+}
+
+// MessageCount returns how many messages topic holds, summing the
+// partitions' high-water marks (every topic here starts at offset 0).
+// It returns 0 for a topic that does not exist.
+func MessageCount(t testing.TB, brokers []string, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: 10 * time.Second}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	var req []kafka.OffsetRequest
+	for _, tp := range md.Topics {
+		if tp.Name != topic || tp.Error != nil {
+			continue
+		}
+		for _, p := range tp.Partitions {
+			req = append(req, kafka.LastOffsetOf(p.ID))
+		}
+	}
+	if len(req) == 0 {
+		return 0
+	}
+	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		t.Fatalf("list offsets of %s: %v", topic, err)
+	}
+	var n int64
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			t.Fatalf("list offsets of %s/%d: %v", topic, po.Partition, po.Error)
+		}
+		n += po.LastOffset
+	}
+	return n
+}

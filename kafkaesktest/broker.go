@@ -1,0 +1,142 @@
+// Package kafkaesktest runs an in-process Kafka broker for tests and
+// development, so that code built on kafkaesk is tested without Docker.
+//
+// The broker is franz-go's kfake: it speaks the Kafka protocol on a real
+// loopback TCP port, so any client connects to it. It is a fake: no
+// replication, no retention unless asked, writes are immediate. Tests that
+// must also hold against real Kafka use [Brokers], which returns the
+// cluster in KAFKA_BROKERS when that variable is set.
+//
+//	func TestOrders(t *testing.T) {
+//		brokers := kafkaesktest.Brokers(t)
+//		app, _ := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(t)})
+//		...
+//	}
+package kafkaesktest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// EnvBrokers names the environment variable that points the integration
+// tests at a real cluster: a comma-separated host:port list.
+const EnvBrokers = "KAFKA_BROKERS"
+
+// Options configures an embedded broker. The zero value is a broker on a
+// free loopback port that keeps data in memory.
+type Options struct {
+	// Port to listen on, on 127.0.0.1. Default: a free port.
+	Port int
+	// DataDir keeps the broker's data on disk so that it survives a
+	// restart. Default: in memory.
+	DataDir string
+	// Partitions of topics the broker creates by itself (auto-creation).
+	// Default: 1, as a default Apache Kafka broker.
+	Partitions int
+}
+
+// Broker is a running embedded single-node Kafka broker.
+// Its methods are safe for concurrent use.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+	once    sync.Once
+}
+
+// Start starts an embedded broker. Close it when done.
+func Start(opts *Options) (*Broker, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Partitions == 0 {
+		o.Partitions = 1
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1), // a single broker, as a default local Kafka: RF 3 is refused
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(o.Partitions),
+		kfake.Ports(o.Port),
+	}
+	if o.DataDir != "" {
+		kopts = append(kopts, kfake.DataDir(o.DataDir))
+	}
+	cluster, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		if o.Port != 0 {
+			return nil, fmt.Errorf("kafkaesktest: start broker on 127.0.0.1:%d: %w", o.Port, err)
+		}
+		return nil, fmt.Errorf("kafkaesktest: start broker: %w", err)
+	}
+	addrs := cluster.ListenAddrs()
+	if len(addrs) == 0 {
+		cluster.Close()
+		return nil, fmt.Errorf("kafkaesktest: broker started without a listener")
+	}
+	return &Broker{cluster: cluster, addr: addrs[0]}, nil
+}
+
+// New starts an embedded broker for the test and closes it when the test
+// ends. It fails the test if the broker cannot start.
+func New(t testing.TB, opts *Options) *Broker {
+	t.Helper()
+	b, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// Addr returns the broker's host:port.
+func (b *Broker) Addr() string { return b.addr }
+
+// Brokers returns the broker's address as a bootstrap list.
+func (b *Broker) Brokers() []string { return []string{b.addr} }
+
+// Cluster returns the kfake cluster, for fault injection with its Control
+// functions.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+
+// Close stops the broker. Closing twice is safe.
+func (b *Broker) Close() { b.once.Do(b.cluster.Close) }
+
+// Brokers returns the bootstrap list integration tests run against: the
+// cluster in KAFKA_BROKERS when it is set, otherwise a new embedded broker
+// closed when the test ends.
+func Brokers(t testing.TB) []string {
+	t.Helper()
+	if env := RealBrokers(); env != nil {
+		return env
+	}
+	return New(t, nil).Brokers()
+}
+
+// RealBrokers returns the brokers in KAFKA_BROKERS, or nil when unset.
+func RealBrokers() []string {
+	var out []string
+	for b := range strings.SplitSeq(os.Getenv(EnvBrokers), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TopicPrefix returns a random topic prefix for one test, so that tests,
+// and runs against a shared cluster, never see each other's topics.
+func TopicPrefix(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "test-" + hex.EncodeToString(b[:]) + "."
+}
