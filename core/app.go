@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,11 @@ func New(cfg Config) (*Application, error) {
 func (a *Application) registry() *Router { return &a.reg }
 
 // Config returns the application's configuration with defaults applied.
-func (a *Application) Config() Config { return a.cfg }
+func (a *Application) Config() Config {
+	c := a.cfg
+	c.Brokers = slices.Clone(c.Brokers)
+	return c
+}
 
 // Topic returns the topic name of a stream: the topic prefix followed by
 // the stream id.
@@ -147,7 +152,7 @@ func (a *Application) Close(ctx context.Context) error {
 	if err := a.producer.flush(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("kafkaesk: close: messages still in flight: %w", err))
 	}
-	if err := a.producer.close(); err != nil {
+	if err := a.producer.close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("kafkaesk: close producer: %w", err))
 	}
 	a.transport.CloseIdleConnections()

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,15 +56,16 @@ func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 			return nil
 		}},
 	}
+	var errs []error
 	for _, f := range flags {
+		fs.Func(f.name, f.usage+" (env "+f.env+")", f.set)
 		if v, ok := os.LookupEnv(f.env); ok && v != "" {
 			if err := f.set(v); err != nil {
-				return fmt.Errorf("environment variable %s: %w", f.env, err)
+				errs = append(errs, fmt.Errorf("environment variable %s: %w", f.env, err))
 			}
 		}
-		fs.Func(f.name, f.usage+" (env "+f.env+")", f.set)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func parseServers(s string) ([]string, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -57,16 +58,22 @@ func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
 }
 
 // send hands msg to the writer. It waits for a buffer slot while
-// MaxBufferedMessages are outstanding, and returns an error (and never
-// calls the completion) when msg could not be handed over.
-func (p *producer) send(ctx context.Context, msg kafka.Message) error {
+// MaxBufferedMessages are outstanding, until ctx ends or, when ctx has no
+// deadline, for at most maxWait. It returns an error (and never calls the
+// completion) when msg could not be handed over.
+func (p *producer) send(ctx context.Context, msg kafka.Message, maxWait time.Duration) error {
 	select {
 	case p.slots <- struct{}{}:
 	default:
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, maxWait)
+			defer cancel()
+		}
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
-			return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for producer buffer space: %w", ctx.Err())}
+			return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for producer buffer space (%d messages unacknowledged): %w", cap(p.slots), ctx.Err())}
 		}
 	}
 	p.idle.add(1)
@@ -101,8 +108,19 @@ func (p *producer) flush(ctx context.Context) error {
 	return p.idle.wait(ctx)
 }
 
-func (p *producer) close() error {
-	return p.w.Close()
+// close closes the writer. kafka-go's Close retries what is still
+// buffered and can take seconds against a dead cluster, so it runs on its
+// own goroutine and close gives up when ctx ends; that goroutine then
+// finishes in the background (bounded by the writer's retry budget).
+func (p *producer) close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- p.w.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("writer still closing: %w", ctx.Err())
+	}
 }
 
 func describeWriteError(err error, msg kafka.Message) error {

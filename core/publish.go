@@ -48,8 +48,103 @@ func Headers(headers ...Header) PublishOption {
 // *PublishError naming the topic), or ctx ends; in the last case the
 // message may still be delivered.
 func (a *Application) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
+	msg, err := a.prepare(ctx, stream, value)
+	if err != nil {
+		return err
+	}
+	return a.sendAndWait(ctx, msg, opts)
+}
+
+// PublishAsync is Publish without waiting for the acknowledgement: it
+// returns once the message is validated and handed to the producer, and
+// calls done (if not nil) with the outcome. It blocks only while the
+// producer holds MaxBufferedMessages unacknowledged messages, or while the
+// stream's topic is first created.
+func (a *Application) PublishAsync(ctx context.Context, stream string, value any, done Delivery, opts ...PublishOption) error {
+	msg, err := a.prepare(ctx, stream, value)
+	if err != nil {
+		return err
+	}
+	if done != nil {
+		msg.WriterData = done
+	}
+	return a.send(ctx, msg, opts)
+}
+
+// RawPublish sends value, already encoded, to stream as it is: no
+// envelope, no validation and no topic creation (the broker's
+// auto-creation applies), as kafkaesk's raw_publish. It waits for the
+// acknowledgement, as Publish does.
+func (a *Application) RawPublish(ctx context.Context, stream string, value []byte, opts ...PublishOption) error {
+	return a.sendAndWait(ctx, kafka.Message{Topic: a.Topic(stream), Value: value}, opts)
+}
+
+// RawPublishAsync is RawPublish without waiting: done (if not nil) is
+// called with the outcome.
+func (a *Application) RawPublishAsync(ctx context.Context, stream string, value []byte, done Delivery, opts ...PublishOption) error {
+	msg := kafka.Message{Topic: a.Topic(stream), Value: value}
+	if done != nil {
+		msg.WriterData = done
+	}
+	return a.send(ctx, msg, opts)
+}
+
+// prepare encodes and validates value, starts the application if needed
+// and makes sure the stream's topic exists.
+func (a *Application) prepare(ctx context.Context, stream string, value any) (kafka.Message, error) {
+	if a.closed.Load() {
+		return kafka.Message{}, ErrClosed
+	}
+	schema, err := a.schemaOf(value)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	envelope, err := encodeEnvelope(schema, value)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	topic := a.Topic(stream)
+	if !a.started.Load() || !a.topics.isKnown(topic) {
+		rctx, cancel := a.requestContext(ctx)
+		defer cancel()
+		if err := a.Start(rctx); err != nil {
+			return kafka.Message{}, err
+		}
+		if err := a.topics.ensure(rctx, topic, schema.Retention); err != nil {
+			return kafka.Message{}, err
+		}
+	}
+	return kafka.Message{Topic: topic, Value: envelope}, nil
+}
+
+// send applies opts and hands msg to the producer. Only a topic not seen
+// yet may need the network (metadata), so only then is the call bounded
+// by RequestTimeout; a known topic is served from the metadata cache.
+func (a *Application) send(ctx context.Context, msg kafka.Message, opts []PublishOption) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	for _, o := range opts {
+		o.apply(&msg)
+	}
+	if a.topics.isKnown(msg.Topic) {
+		return a.producer.send(ctx, msg, a.cfg.RequestTimeout)
+	}
+	rctx, cancel := a.requestContext(ctx)
+	defer cancel()
+	if err := a.producer.send(rctx, msg, a.cfg.RequestTimeout); err != nil {
+		return err
+	}
+	// The writer found the topic's partitions, so it exists.
+	a.topics.markKnown(msg.Topic)
+	return nil
+}
+
+// sendAndWait sends msg and waits for its acknowledgement or ctx.
+func (a *Application) sendAndWait(ctx context.Context, msg kafka.Message, opts []PublishOption) error {
 	w := waiterPool.Get().(*waiter)
-	if err := a.publish(ctx, stream, value, w, opts); err != nil {
+	msg.WriterData = w
+	if err := a.send(ctx, msg, opts); err != nil {
 		waiterPool.Put(w)
 		return err
 	}
@@ -59,96 +154,8 @@ func (a *Application) Publish(ctx context.Context, stream string, value any, opt
 		return err
 	case <-ctx.Done():
 		// w is abandoned: the completion still writes to its buffer.
-		return &PublishError{Topic: a.Topic(stream), Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
+		return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
 	}
-}
-
-// PublishAsync is Publish without waiting for the acknowledgement: it
-// returns once the message is validated and handed to the producer, and
-// calls done (if not nil) with the outcome. It blocks only while the
-// producer holds MaxBufferedMessages unacknowledged messages, or while the
-// stream's topic is first created.
-func (a *Application) PublishAsync(ctx context.Context, stream string, value any, done Delivery, opts ...PublishOption) error {
-	return a.publish(ctx, stream, value, done, opts)
-}
-
-// RawPublish sends value, already encoded, to stream as it is: no
-// envelope, no validation and no topic creation (the broker's
-// auto-creation applies), as kafkaesk's raw_publish. It waits for the
-// acknowledgement, as Publish does.
-func (a *Application) RawPublish(ctx context.Context, stream string, value []byte, opts ...PublishOption) error {
-	w := waiterPool.Get().(*waiter)
-	if err := a.RawPublishAsync(ctx, stream, value, w.deliver, opts...); err != nil {
-		waiterPool.Put(w)
-		return err
-	}
-	select {
-	case err := <-w.done:
-		waiterPool.Put(w)
-		return err
-	case <-ctx.Done():
-		return &PublishError{Topic: a.Topic(stream), Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
-	}
-}
-
-// RawPublishAsync is RawPublish without waiting: done (if not nil) is
-// called with the outcome.
-func (a *Application) RawPublishAsync(ctx context.Context, stream string, value []byte, done Delivery, opts ...PublishOption) error {
-	if a.closed.Load() {
-		return ErrClosed
-	}
-	msg := kafka.Message{Topic: a.Topic(stream), Value: value}
-	if done != nil {
-		msg.WriterData = done
-	}
-	for _, o := range opts {
-		o.apply(&msg)
-	}
-	ctx, cancel := a.requestContext(ctx)
-	defer cancel()
-	return a.producer.send(ctx, msg)
-}
-
-func (w *waiter) deliver(err error) { w.done <- err }
-
-// publish validates, envelopes and hands over one message; completion is
-// a *waiter or a Delivery (possibly nil).
-func (a *Application) publish(ctx context.Context, stream string, value any, completion any, opts []PublishOption) error {
-	if a.closed.Load() {
-		return ErrClosed
-	}
-	schema, err := a.schemaOf(value)
-	if err != nil {
-		return err
-	}
-	envelope, err := encodeEnvelope(schema, value)
-	if err != nil {
-		return err
-	}
-	rctx, cancel := a.requestContext(ctx)
-	defer cancel()
-	if !a.started.Load() {
-		if err := a.Start(rctx); err != nil {
-			return err
-		}
-	}
-	topic := a.Topic(stream)
-	if err := a.topics.ensure(rctx, topic, schema.Retention); err != nil {
-		return err
-	}
-	msg := kafka.Message{Topic: topic, Value: envelope}
-	switch c := completion.(type) {
-	case *waiter:
-		msg.WriterData = c
-	case Delivery:
-		if c != nil {
-			msg.WriterData = c
-		}
-	}
-	for _, o := range opts {
-		o.apply(&msg)
-	}
-	return a.producer.send(rctx, msg)
 }
 
 // requestContext bounds ctx by RequestTimeout when it has no deadline, so
@@ -207,6 +214,9 @@ func encodeEnvelope(s *Schema, value any) ([]byte, error) {
 		return nil, fmt.Errorf("kafkaesk: encode %s: %w", s.key, err)
 	}
 	data := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+	if string(data) == "null" {
+		return nil, fmt.Errorf("kafkaesk: cannot publish a nil %T as %s: data must be a JSON object", value, s.key)
+	}
 	if !s.byConstruction {
 		if err := s.Validate(data); err != nil {
 			return nil, err

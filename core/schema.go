@@ -255,6 +255,9 @@ func newValidationError(key string, err error) error {
 			return q.Field == p.Field && !strings.HasPrefix(q.Reason, "expected null")
 		})
 	})
+	// The validator walks maps; sort so that the same data always reports
+	// the same way.
+	slices.SortStableFunc(problems, func(a, b FieldProblem) int { return strings.Compare(a.Field, b.Field) })
 	return &ValidationError{Schema: key, Problems: problems, Err: err}
 }
 

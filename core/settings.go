@@ -43,6 +43,9 @@ func (c *Config) ApplySettings(settings []byte) error {
 	if err := dec.Decode(&raw); err != nil {
 		return fmt.Errorf("settings are not a JSON object: %w", err)
 	}
+	if raw == nil {
+		return fmt.Errorf("settings are not a JSON object: got null")
+	}
 	if dec.More() {
 		return fmt.Errorf("settings have data after the JSON object")
 	}
@@ -51,17 +54,26 @@ func (c *Config) ApplySettings(settings []byte) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // report problems in a stable order
+	// Apply to a copy, so that a failed call leaves c as it was.
+	next := *c
 	var tlsFiles tlsFiles
 	for _, k := range keys {
 		apply, ok := settingAppliers[k]
 		if !ok {
 			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(knownSettings(), ", "))
 		}
-		if err := apply(c, &tlsFiles, raw[k]); err != nil {
+		if bytes.Equal(bytes.TrimSpace(raw[k]), []byte("null")) {
+			return fmt.Errorf("setting %q: null is not allowed; leave the key out to keep the default", k)
+		}
+		if err := apply(&next, &tlsFiles, raw[k]); err != nil {
 			return fmt.Errorf("setting %q: %w", k, err)
 		}
 	}
-	return tlsFiles.apply(c)
+	if err := tlsFiles.apply(&next); err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }
 
 type settingApplier func(c *Config, tf *tlsFiles, v json.RawMessage) error
@@ -84,11 +96,10 @@ var settingAppliers = map[string]settingApplier{
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("want a string: %w", err)
 		}
-		switch strings.ToUpper(s) {
-		case "PLAINTEXT", "SASL_PLAINTEXT":
-			tf.protocolTLS = false
-		case "SSL", "SASL_SSL":
-			tf.protocolTLS = true
+		switch p := strings.ToUpper(s); p {
+		case "PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL":
+			tf.protocolTLS = strings.HasSuffix(p, "SSL")
+			tf.protocolSASL = strings.HasPrefix(p, "SASL_")
 		default:
 			return fmt.Errorf("%q is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", s)
 		}
@@ -214,13 +225,16 @@ func msSetting(set func(*Config, time.Duration)) settingApplier {
 	}
 }
 
-// tlsFiles gathers the TLS settings, which only make sense together.
+// tlsFiles gathers the security settings, which only make sense together.
 type tlsFiles struct {
-	protocolSet, protocolTLS bool
-	ca, cert, key            string
+	protocolSet, protocolTLS, protocolSASL bool
+	ca, cert, key                          string
 }
 
 func (tf *tlsFiles) apply(c *Config) error {
+	if tf.protocolSASL && c.SASL.Mechanism == "" {
+		return fmt.Errorf("setting \"security_protocol\" is SASL_* but no \"sasl_mechanism\" is given")
+	}
 	wantTLS := tf.protocolTLS || tf.ca != "" || tf.cert != "" || tf.key != ""
 	if tf.protocolSet && !tf.protocolTLS && wantTLS {
 		return fmt.Errorf("setting \"security_protocol\" is plaintext but ssl_* files are given")

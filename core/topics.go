@@ -38,6 +38,13 @@ func newTopicManager(client *kafka.Client, cfg *Config) *topicManager {
 	return &topicManager{client: client, cfg: cfg, inflight: map[string]*topicCreation{}}
 }
 
+func (m *topicManager) isKnown(topic string) bool {
+	_, ok := m.known.Load(topic)
+	return ok
+}
+
+func (m *topicManager) markKnown(topic string) { m.known.Store(topic, struct{}{}) }
+
 // ensure makes sure topic exists, creating it with the configured
 // partitions and replication factor and the given retention when it does
 // not. A topic that exists is left alone. It blocks until the topic exists

@@ -1,0 +1,31 @@
+# kafkaesk-go. `make test` runs everything CI runs; `make help` lists targets.
+
+GO        ?= go
+BENCHTIME ?= 2s
+
+.PHONY: help test vet fmt-check fmt bench kafka-up kafka-down
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+test: fmt-check vet ## gofmt check, go vet, and every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt-check: ## fail if any Go file is not gofmt -s clean
+	@out=$$(gofmt -s -l .); \
+	if [ -n "$$out" ]; then echo "gofmt -s would change:"; echo "$$out"; exit 1; fi
+
+fmt: ## gofmt -s every Go file
+	gofmt -s -w .
+
+bench: ## the benchmarks, on the embedded broker
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
+
+kafka-up: ## start a real Apache Kafka broker from Maven Central jars (prints KAFKA_BROKERS=...)
+	@scripts/kafka-local start
+
+kafka-down: ## stop the broker started by kafka-up
+	@scripts/kafka-local stop

@@ -1,0 +1,67 @@
+// Package core is kafkaesk for Go: schema-enveloped events published to,
+// and consumed from, Kafka, compatible byte for byte with the Python
+// kafkaesk library (github.com/onna/kafkaesk).
+//
+// # The envelope
+//
+// Every message value is a compact JSON object, schema first:
+//
+//	{"schema":"ContentEdited:2","data":{"content_id":"c-42","editor":"ana"}}
+//
+// "schema" is the id and version of the data's schema; "data" is the event.
+// kafkaesk adds no headers of its own; keys are optional bytes and pick the
+// partition with murmur2, as the Java client and kafkaesk do. Python
+// services publishing with kafkaesk and Go services publishing with this
+// package read each other's messages.
+//
+// # Schemas
+//
+// A schema is registered from a Go type with [Register]. Its id defaults to
+// the type name and its version to 1; a retention sets retention.ms of the
+// topics created for it, and streams listed are created at [Application.Start]:
+//
+//	core.MustRegister[ContentEdited](app, &core.SchemaOptions{Version: 2, Retention: 30 * 24 * time.Hour})
+//
+// The JSON Schema is generated from the type (github.com/invopop/jsonschema,
+// so `jsonschema:"minimum=1"` style tags add constraints) and compiled once
+// (github.com/santhosh-tekuri/jsonschema). Publish validates data against
+// it before anything is sent. A type whose schema says no more than the Go
+// type itself (no constraint tags, no custom marshalers) always produces
+// valid data, and Publish skips the validator for it; see [Schema.Validate]
+// for validating JSON from elsewhere.
+//
+// An unregistered type is published as "TypeName:1", unvalidated, as
+// kafkaesk does. Schemas and start/stop hooks can be declared on a
+// [Router] by a package and mounted with [Application.Mount].
+//
+// # Publishing
+//
+// [Application.Publish] waits for the broker's acknowledgement;
+// [Application.PublishAsync] returns once the message is handed to the
+// producer and reports the outcome to a callback. Both are safe for
+// concurrent use, and concurrent publishers share producer batches.
+// [Application.RawPublish] sends bytes as they are, as kafkaesk's
+// raw_publish. [Application.Flush] waits for everything in flight and
+// [Application.Close] flushes and releases everything.
+//
+// Topics are named prefix + stream, by plain concatenation. A missing topic
+// is created on the first Publish to its stream with [Config.Partitions]
+// (default 7) and [Config.ReplicationFactor] (default min(3, brokers));
+// existing topics are never altered.
+//
+// # Configuration
+//
+// [Config] has a documented default for every zero field. [AddFlags] gives a
+// program the kafkaesk worker's flags (--kafka-servers, --kafka-settings,
+// --topic-prefix, --replication-factor) and their KAFKAESK_* environment
+// variables; [Config.ApplySettings] reads the --kafka-settings JSON, and an
+// unknown key is an error naming it.
+//
+// # Errors
+//
+// Data that fails its schema is a *[ValidationError] naming each field; a
+// topic that cannot be created is a *[TopicError]; a message that cannot be
+// written is a *[PublishError]; both name the topic. An unreachable broker
+// is an error naming its address once the context's deadline or
+// [Config.RequestTimeout] passes, never a hang.
+package core

@@ -1,0 +1,149 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
+)
+
+// ContentEdited is an event, as a kafkaesk model would be.
+type ContentEdited struct {
+	ContentID string   `json:"content_id"`
+	Editor    string   `json:"editor"`
+	Fields    []string `json:"fields"`
+}
+
+// Publish an event in the kafkaesk envelope and read it back with a plain
+// kafka-go reader, as a Python kafkaesk consumer would receive it.
+func Example() {
+	broker, err := kafkaesktest.Start(nil) // an embedded broker; use your cluster's addresses instead
+	if err != nil {
+		panic(err)
+	}
+	defer broker.Close()
+	ctx := context.Background()
+
+	// One partition keeps the read-back below short; the default is 7.
+	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "example.", Partitions: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close(ctx)
+	core.MustRegister[ContentEdited](app, &core.SchemaOptions{ID: "ContentEdited", Version: 2})
+
+	err = app.Publish(ctx, "content.edited", ContentEdited{ContentID: "c-42", Editor: "ana", Fields: []string{"title"}},
+		core.Key([]byte("c-42")), core.Headers(core.Header{Key: "source", Value: []byte("cms")}))
+	if err != nil {
+		panic(err)
+	}
+
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: broker.Brokers(), Topic: "example.content.edited", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := r.ReadMessage(rctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.Topic)
+	fmt.Println(string(m.Key), m.Headers[0].Key+"="+string(m.Headers[0].Value))
+	fmt.Println(string(m.Value))
+	// Output:
+	// example.content.edited
+	// c-42 source=cms
+	// {"schema":"ContentEdited:2","data":{"content_id":"c-42","editor":"ana","fields":["title"]}}
+}
+
+// Data is validated against the schema's JSON Schema before anything is
+// sent; the error names each failing field.
+func ExampleApplication_Publish_validation() {
+	type Payment struct {
+		Amount   int    `json:"amount" jsonschema:"minimum=1"`
+		Currency string `json:"currency" jsonschema:"enum=EUR,enum=USD"`
+	}
+	// New connects to nothing; this Publish fails before it would.
+	app, err := core.New(core.Config{Brokers: []string{"127.0.0.1:9092"}})
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close(context.Background())
+	core.MustRegister[Payment](app, nil)
+
+	err = app.Publish(context.Background(), "payments", Payment{Amount: 0, Currency: "GBP"})
+	var ve *core.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Printf("%s: %s\n", p.Field, p.Reason)
+		}
+	}
+	// Output:
+	// /amount: must be >= 1 but found 0
+	// /currency: value must be one of "EUR", "USD"
+}
+
+// A package declares its schemas and hooks on a Router, without a global
+// application; the program mounts it.
+func ExampleApplication_Mount() {
+	type UserCreated struct {
+		UserID string `json:"user_id"`
+	}
+	users := core.NewRouter()
+	core.MustRegister[UserCreated](users, &core.SchemaOptions{Retention: 7 * 24 * time.Hour, Streams: []string{"users"}})
+	users.OnStart(func(context.Context) error { fmt.Println("users: starting"); return nil })
+
+	app, err := core.New(core.Config{Brokers: []string{"127.0.0.1:9092"}})
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close(context.Background())
+	if err := app.Mount(users); err != nil {
+		panic(err)
+	}
+	for _, s := range app.Schemas() {
+		fmt.Println(s.Key(), s.Retention, s.Streams)
+	}
+	// Output:
+	// UserCreated:1 168h0m0s [users]
+}
+
+// AddFlags gives a program the kafkaesk worker's flags and environment
+// variables.
+func ExampleAddFlags() {
+	var cfg core.Config
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	if err := core.AddFlags(fs, &cfg); err != nil {
+		panic(err)
+	}
+	err := fs.Parse([]string{
+		"--kafka-servers", "kafka-1:9092,kafka-2:9092",
+		"--topic-prefix", "prod.",
+		"--kafka-settings", `{"acks": 1, "compression_type": "zstd", "linger_ms": 20}`,
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cfg.Brokers, cfg.TopicPrefix, cfg.RequiredAcks, cfg.Compression, cfg.BatchTimeout)
+
+	// An unknown setting is an error naming the key, never silently ignored.
+	fs = flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(new(discard))
+	_ = core.AddFlags(fs, &cfg)
+	err = fs.Parse([]string{"--kafka-settings", `{"lingr_ms": 20}`})
+	msg, _, _ := strings.Cut(err.Error(), " (known:")
+	fmt.Println(msg)
+	// Output:
+	// [kafka-1:9092 kafka-2:9092] prod. leader zstd 20ms
+	// invalid value "{\"lingr_ms\": 20}" for flag -kafka-settings: unknown setting "lingr_ms"
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
