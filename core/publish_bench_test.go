@@ -57,9 +57,11 @@ var benchLine = RequestLine{
 	Agent: "Mozilla/5.0 (X11; Linux) Gecko", Tags: []string{"web", "eu-west-1", "canary"},
 }
 
-// benchWriterConfig gives the raw writer exactly the settings core uses.
-func benchWriter(brokers []string, async bool, completion func([]kafka.Message, error)) *kafka.Writer {
-	return &kafka.Writer{
+// benchWriter gives the raw writer exactly the settings core uses. It is
+// closed, with its transport, when the benchmark ends.
+func benchWriter(b *testing.B, brokers []string, async bool, completion func([]kafka.Message, error)) *kafka.Writer {
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     &kafka.Murmur2Balancer{},
 		BatchSize:    core.DefaultBatchSize,
@@ -68,8 +70,13 @@ func benchWriter(brokers []string, async bool, completion func([]kafka.Message, 
 		RequiredAcks: kafka.RequireAll,
 		Async:        async,
 		Completion:   completion,
-		Transport:    &kafka.Transport{},
+		Transport:    tr,
 	}
+	b.Cleanup(func() {
+		w.Close()
+		tr.CloseIdleConnections()
+	})
+	return w
 }
 
 func benchApp(b *testing.B) (*core.Application, []string) {
@@ -108,8 +115,7 @@ func BenchmarkPublish(b *testing.B) {
 // through a synchronous kafka-go Writer, one message per call.
 func BenchmarkRawKafkaGoWriter(b *testing.B) {
 	app, brokers := benchApp(b)
-	w := benchWriter(brokers, false, nil)
-	defer w.Close()
+	w := benchWriter(b, brokers, false, nil)
 	value := benchEnvelope(b)
 	topic := app.Topic("requests")
 	runParallelPublish(b, func(ctx context.Context) error {
@@ -142,7 +148,7 @@ func BenchmarkRawKafkaGoWriterAsync(b *testing.B) {
 	var acked int
 	allAcked := make(chan struct{})
 	target := -1
-	w := benchWriter(brokers, true, func(msgs []kafka.Message, err error) {
+	w := benchWriter(b, brokers, true, func(msgs []kafka.Message, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		acked += len(msgs)
@@ -150,7 +156,6 @@ func BenchmarkRawKafkaGoWriterAsync(b *testing.B) {
 			close(allAcked)
 		}
 	})
-	defer w.Close()
 	value := benchEnvelope(b)
 	topic := app.Topic("requests")
 	ctx := context.Background()
