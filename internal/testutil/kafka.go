@@ -4,6 +4,7 @@ package testutil
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -98,9 +99,26 @@ func Metadata(t testing.TB, brokers []string, topic string) kafka.Topic {
 
 // MessageCount returns how many messages topic holds, summing the
 // partitions' high-water marks (every topic here starts at offset 0).
-// It returns 0 for a topic that does not exist.
+// It returns 0 for a topic that does not exist. Right after a topic is
+// created, a real broker answers "not leader" until leaders are elected;
+// those answers are retried for up to 10 seconds.
 func MessageCount(t testing.TB, brokers []string, topic string) int64 {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := messageCount(brokers, topic)
+		if err == nil {
+			return n
+		}
+		var kerr kafka.Error
+		if !errors.As(err, &kerr) || !kerr.Temporary() || time.Now().After(deadline) {
+			t.Fatalf("count messages of %s: %v", topic, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func messageCount(brokers []string, topic string) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tr := &kafka.Transport{}
@@ -108,7 +126,7 @@ func MessageCount(t testing.TB, brokers []string, topic string) int64 {
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: 10 * time.Second}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		t.Fatalf("metadata of %s: %v", topic, err)
+		return 0, err
 	}
 	var req []kafka.OffsetRequest
 	for _, tp := range md.Topics {
@@ -120,18 +138,18 @@ func MessageCount(t testing.TB, brokers []string, topic string) int64 {
 		}
 	}
 	if len(req) == 0 {
-		return 0
+		return 0, nil
 	}
 	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
 	if err != nil {
-		t.Fatalf("list offsets of %s: %v", topic, err)
+		return 0, err
 	}
 	var n int64
 	for _, po := range resp.Topics[topic] {
 		if po.Error != nil {
-			t.Fatalf("list offsets of %s/%d: %v", topic, po.Partition, po.Error)
+			return 0, fmt.Errorf("partition %d: %w", po.Partition, po.Error)
 		}
 		n += po.LastOffset
 	}
-	return n
+	return n, nil
 }
