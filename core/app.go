@@ -31,6 +31,8 @@ type Application struct {
 	startMu sync.Mutex  // serialises Start
 	started atomic.Bool // Start succeeded; read on every Publish
 
+	running atomic.Bool // Run is running
+
 	closeMu sync.Mutex  // serialises Close
 	closed  atomic.Bool // Close was called; producing methods fail
 }
@@ -68,12 +70,15 @@ func (a *Application) Config() Config {
 // the stream id.
 func (a *Application) Topic(stream string) string { return a.cfg.TopicPrefix + stream }
 
-// Mount merges a router's schemas and hooks into the application. A schema
+// Mount merges a router's schemas, subscriptions and hooks into the application. A schema
 // that conflicts with one already registered is a *SchemaConflictError,
 // and nothing of the router is merged.
 func (a *Application) Mount(r *Router) error {
 	return a.reg.merge(r)
 }
+
+// Subscriptions returns the application's subscriptions in the order added.
+func (a *Application) Subscriptions() []*Subscription { return a.reg.Subscriptions() }
 
 // Schemas returns the application's registered schemas ordered by key.
 func (a *Application) Schemas() []*Schema { return a.reg.Schemas() }

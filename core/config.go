@@ -93,8 +93,13 @@ type Config struct {
 	// SessionTimeout of consumer group members. Default: 10s.
 	SessionTimeout time.Duration
 
-	// HeartbeatInterval of consumer group members. Default: 3s.
+	// HeartbeatInterval of consumer group members; a rebalance is noticed
+	// within one interval. Default: 3s.
 	HeartbeatInterval time.Duration
+
+	// ShutdownTimeout is how long a graceful stop of Run lets handlers in
+	// flight finish before their contexts are cancelled. Default: 10s.
+	ShutdownTimeout time.Duration
 
 	// Logger receives the application's own diagnostics (skipped messages,
 	// retries). Default: slog.Default().
@@ -186,6 +191,7 @@ const (
 	DefaultCommitInterval      = 5 * time.Second
 	DefaultSessionTimeout      = 10 * time.Second
 	DefaultHeartbeatInterval   = 3 * time.Second
+	DefaultShutdownTimeout     = 10 * time.Second
 )
 
 // withDefaults returns a copy of c with every zero field set to its default.
@@ -203,6 +209,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.CommitInterval, DefaultCommitInterval)
 	setDefault(&c.SessionTimeout, DefaultSessionTimeout)
 	setDefault(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -253,6 +260,7 @@ func (c *Config) validate() error {
 		{"CommitInterval", c.CommitInterval, time.Millisecond},
 		{"SessionTimeout", c.SessionTimeout, time.Second},
 		{"HeartbeatInterval", c.HeartbeatInterval, time.Millisecond},
+		{"ShutdownTimeout", c.ShutdownTimeout, time.Millisecond},
 	} {
 		if d.value < d.min {
 			errs = append(errs, fmt.Errorf("%s %v is less than allowed %v", d.name, d.value, d.min))

@@ -18,7 +18,7 @@ type Registrar interface {
 // Close) with that error.
 type Hook func(ctx context.Context) error
 
-// Router holds schema registrations and lifecycle hooks without a global
+// Router holds schema registrations, subscriptions and lifecycle hooks without a global
 // application, so that a package can declare what it needs and a program
 // can mount it: [Application.Mount]. The zero value is an empty Router.
 // A Router is safe for concurrent use.
@@ -26,6 +26,7 @@ type Router struct {
 	mu      sync.RWMutex
 	schemas map[string]*Schema       // by Key
 	byType  map[reflect.Type]*Schema // by Go type, for Publish
+	subs    []*Subscription
 	onStart []Hook
 	onStop  []Hook
 }
@@ -47,6 +48,19 @@ func (r *Router) OnStop(h Hook) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.onStop = append(r.onStop, h)
+}
+
+// Subscriptions returns the registered subscriptions in the order added.
+func (r *Router) Subscriptions() []*Subscription {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.subs)
+}
+
+func (r *Router) addSubscription(s *Subscription) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.subs = append(r.subs, s)
 }
 
 // Schemas returns the registered schemas ordered by key.
@@ -112,6 +126,7 @@ func (r *Router) merge(other *Router) error {
 		schemas = append(schemas, s)
 	}
 	onStart, onStop := slices.Clone(other.onStart), slices.Clone(other.onStop)
+	subs := slices.Clone(other.subs)
 	other.mu.RUnlock()
 
 	r.mu.Lock()
@@ -134,6 +149,7 @@ func (r *Router) merge(other *Router) error {
 			r.byType[s.goType] = s
 		}
 	}
+	r.subs = append(r.subs, subs...)
 	r.onStart = append(r.onStart, onStart...)
 	r.onStop = append(r.onStop, onStop...)
 	return nil

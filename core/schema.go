@@ -246,13 +246,15 @@ func newValidationError(key string, err error) error {
 	}
 	leaves(ve)
 	// A nullable value that fails reports both branches of its anyOf; the
-	// "expected null" branch only restates that it is not null.
+	// "expected null" branch only restates that it is not null, when the
+	// real problem is at the value or inside it.
 	problems = slices.DeleteFunc(problems, func(p FieldProblem) bool {
 		if !strings.HasPrefix(p.Reason, "expected null") {
 			return false
 		}
 		return slices.ContainsFunc(problems, func(q FieldProblem) bool {
-			return q.Field == p.Field && !strings.HasPrefix(q.Reason, "expected null")
+			within := q.Field == p.Field || strings.HasPrefix(q.Field, p.Field+"/")
+			return within && !strings.HasPrefix(q.Reason, "expected null")
 		})
 	})
 	// The validator walks maps; sort so that the same data always reports

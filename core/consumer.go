@@ -1,0 +1,397 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// consumer runs one subscription: it waits for topics matching the
+// subscription, keeps a consumer group on them, and consumes each partition
+// the group assigns it. It is owned by Application.Run.
+type consumer struct {
+	app      *Application
+	sub      *Subscription
+	match    *topicMatcher
+	interval time.Duration
+	log      *slog.Logger
+	sem      chan struct{} // handler tokens; cap Concurrency
+
+	// handlerCtx is the parent of every handler's context. It ends when a
+	// graceful stop's deadline (Config.ShutdownTimeout) passes.
+	handlerCtx context.Context
+
+	failOnce sync.Once
+	failed   chan struct{} // closed by fail
+	failErr  error         // set once, before failed is closed
+}
+
+// errTopicsChanged ends a group whose matched topics changed.
+var errTopicsChanged = errors.New("matched topics changed")
+
+func newConsumer(a *Application, s *Subscription, handlerCtx context.Context) (*consumer, error) {
+	var m *topicMatcher
+	if s.Pattern != "" {
+		var err error
+		if m, err = newPatternMatcher(a.cfg.TopicPrefix, s.Pattern); err != nil {
+			return nil, fmt.Errorf("kafkaesk: %s: bad pattern: %w", s, err)
+		}
+	} else {
+		m = newTopicsMatcher(a.cfg.TopicPrefix, s.Streams)
+	}
+	interval := s.opts.DiscoveryInterval
+	if interval <= 0 {
+		interval = a.cfg.MetadataMaxAge
+	}
+	return &consumer{
+		app:        a,
+		sub:        s,
+		match:      m,
+		interval:   interval,
+		log:        a.cfg.Logger.With("group", s.Group, "topics", m.desc),
+		sem:        make(chan struct{}, s.opts.Concurrency),
+		handlerCtx: handlerCtx,
+		failed:     make(chan struct{}),
+	}, nil
+}
+
+// run consumes until ctx ends (a graceful stop: it returns nil once
+// in-flight handlers finished and offsets are committed) or the
+// subscription fails (it returns the error).
+func (c *consumer) run(ctx context.Context) error {
+	c.sub.running.Store(true)
+	defer c.sub.running.Store(false)
+	for {
+		topics, err := c.waitForTopics(ctx)
+		if err != nil {
+			return nil // ctx ended while waiting
+		}
+		c.log.Info("kafkaesk: consuming", "matched", topics)
+		err = c.consumeGroup(ctx, topics)
+		switch {
+		case errors.Is(err, errTopicsChanged):
+			continue
+		case err != nil:
+			return err
+		default:
+			return nil
+		}
+	}
+}
+
+// waitForTopics polls until some topic matches; subscribers never create
+// topics.
+func (c *consumer) waitForTopics(ctx context.Context) ([]string, error) {
+	for {
+		if topics, err := c.matchedTopics(ctx); err != nil {
+			c.log.Warn("kafkaesk: listing topics", "err", err)
+		} else if len(topics) > 0 {
+			return topics, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(c.interval):
+		}
+	}
+}
+
+func (c *consumer) matchedTopics(ctx context.Context) ([]string, error) {
+	lctx, cancel := context.WithTimeout(ctx, c.app.cfg.RequestTimeout)
+	defer cancel()
+	all, err := c.app.listTopics(lctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.match.match(all), nil
+}
+
+// consumeGroup joins the group on topics and consumes generation after
+// generation. It returns nil when ctx ends, errTopicsChanged when the
+// matched set changed, or the subscription's failure.
+func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
+	cfg := &c.app.cfg
+	dialer, err := cfg.Dialer()
+	if err != nil {
+		return err
+	}
+	start := kafka.FirstOffset
+	if c.sub.opts.StartFromLatest {
+		start = kafka.LastOffset
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     c.sub.Group,
+		Brokers:                cfg.Brokers,
+		Dialer:                 dialer,
+		Topics:                 topics,
+		HeartbeatInterval:      cfg.HeartbeatInterval,
+		SessionTimeout:         cfg.SessionTimeout,
+		RebalanceTimeout:       cfg.SessionTimeout,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: c.interval,
+		StartOffset:            start,
+		Timeout:                cfg.RequestTimeout,
+		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("kafkaesk: %s: %w", c.sub, err)
+	}
+	defer group.Close()
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// Rebalances and coordinator changes: kafka-go backs off and
+			// rejoins by itself.
+			c.log.Debug("kafkaesk: joining group", "err", err)
+			continue
+		}
+		if err := c.runGeneration(ctx, gen, topics); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// runGeneration consumes every partition of one generation until it ends:
+// by a rebalance, by ctx, by a failure, or because the matched topics
+// changed. In-flight handlers finish and finished offsets are committed
+// before it returns.
+func (c *consumer) runGeneration(ctx context.Context, gen *kafka.Generation, topics []string) error {
+	offsets := newOffsets(c, gen)
+	// fetchCtx stops the partition readers; cancelled by the lifetime
+	// goroutine below, never by a handler.
+	fetchCtx, stopFetching := context.WithCancel(context.Background())
+	defer stopFetching()
+
+	var partitions sync.WaitGroup
+	for topic, assigned := range gen.Assignments {
+		for _, pa := range assigned {
+			p := offsets.add(topic, pa.ID, pa.Offset)
+			partitions.Add(1)
+			gen.Start(func(context.Context) {
+				defer partitions.Done()
+				c.consumePartition(fetchCtx, p)
+			})
+		}
+	}
+
+	result := make(chan error, 1)
+	gen.Start(func(gctx context.Context) {
+		result <- c.watchGeneration(ctx, gctx, topics, offsets)
+		stopFetching()
+		partitions.Wait()
+		offsets.commitFinished("generation end")
+	})
+	return <-result
+}
+
+// watchGeneration commits on the interval and returns when the generation
+// must end: nil on a rebalance or ctx, errTopicsChanged, or the failure.
+func (c *consumer) watchGeneration(ctx, gctx context.Context, topics []string, offsets *offsets) error {
+	commit := time.NewTicker(c.app.cfg.CommitInterval)
+	defer commit.Stop()
+	discover := time.NewTicker(c.interval)
+	defer discover.Stop()
+	for {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-c.failed:
+			return c.failErr
+		case <-commit.C:
+			offsets.commitFinished("interval")
+		case <-discover.C:
+			now, err := c.matchedTopics(ctx)
+			if err != nil {
+				c.log.Warn("kafkaesk: listing topics", "err", err)
+				continue
+			}
+			if !slices.Equal(now, topics) {
+				c.log.Info("kafkaesk: matched topics changed", "was", topics, "now", now)
+				return errTopicsChanged
+			}
+		}
+	}
+}
+
+// fail records the subscription's failure and ends its generation.
+func (c *consumer) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failed)
+	})
+}
+
+// consumePartition fetches one partition and handles its messages in
+// offset order, until fetchCtx ends or the subscription fails.
+func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffsets) {
+	dialer, _ := c.app.cfg.Dialer() // validated in New
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   c.app.cfg.Brokers,
+		Topic:     p.topic,
+		Partition: p.partition,
+		Dialer:    dialer,
+		MinBytes:  1,
+		MaxBytes:  4 << 20,
+		// Close waits for a fetch in flight: a short MaxWait keeps a stop
+		// fast (kafka-go's default of 10s would hold it for 10s).
+		MaxWait:        250 * time.Millisecond,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		ErrorLogger:    kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go: " + fmt.Sprintf(msg, args...)) }),
+	})
+	defer r.Close()
+	if err := r.SetOffset(p.start); err != nil {
+		c.fail(fmt.Errorf("kafkaesk: %s: seek %s/%d to %d: %w", c.sub, p.topic, p.partition, p.start, err))
+		return
+	}
+	for {
+		m, err := r.FetchMessage(fetchCtx)
+		if err != nil {
+			if fetchCtx.Err() != nil {
+				return
+			}
+			c.log.Warn("kafkaesk: fetch", "topic", p.topic, "partition", p.partition, "err", err)
+			continue
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-fetchCtx.Done():
+			return // fetched, not handled: not committed, redelivered
+		}
+		finished, fatal := c.handle(fetchCtx, &m, p)
+		<-c.sem
+		if fatal != nil {
+			c.fail(fatal)
+			return
+		}
+		if !finished {
+			return // interrupted by a stop: redelivered
+		}
+		p.finished(m.Offset)
+	}
+}
+
+// handle runs the handler on one message under the subscription's error
+// policy. finished reports whether the message is done with (handled,
+// skipped, dead-lettered); fatal is the subscription's failure.
+func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffsets) (finished bool, fatal error) {
+	policy := c.sub.opts.OnError
+	backoff := orDefault(policy.Backoff, 100*time.Millisecond)
+	maxBackoff := orDefault(policy.MaxBackoff, 10*time.Second)
+	for attempt := 0; ; attempt++ {
+		err := c.call(m, p)
+		var derr *decodeError
+		switch {
+		case err == nil:
+			c.sub.count(func(s *SubscriptionStats) { s.Handled++ })
+			return true, nil
+		case errors.As(err, &derr), errors.Is(err, ErrSkip):
+			c.sub.count(func(s *SubscriptionStats) { s.Skipped++ })
+			c.log.Warn("kafkaesk: message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			return true, nil
+		}
+		if attempt < policy.Retries {
+			c.sub.count(func(s *SubscriptionStats) { s.Retried++ })
+			c.log.Warn("kafkaesk: handler failed; retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
+				"attempt", attempt+1, "of", policy.Retries+1, "backoff", backoff, "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-fetchCtx.Done():
+				return false, nil
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		switch policy.Then {
+		case ActionSkip:
+			c.sub.count(func(s *SubscriptionStats) { s.Failed++ })
+			c.log.Error("kafkaesk: handler failed; message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			return true, nil
+		case ActionDeadLetter:
+			if derr := c.deadLetter(m, err); derr != nil {
+				return false, derr
+			}
+			c.sub.count(func(s *SubscriptionStats) { s.DeadLettered++ })
+			c.log.Warn("kafkaesk: handler failed; message dead-lettered", "topic", m.Topic, "partition", m.Partition,
+				"offset", m.Offset, "stream", policy.DeadLetterStream, "err", err)
+			return true, nil
+		}
+		return false, &HandlerError{Group: c.sub.Group, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: err}
+	}
+}
+
+// call runs the handler once, with the subscription's timeout, turning a
+// panic into an error.
+func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
+	ctx := c.handlerCtx
+	if t := c.sub.opts.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("handler panicked: %v", v)
+		}
+	}()
+	commit := func(ctx context.Context) error { return p.commit(ctx, m.Offset) }
+	return c.sub.handle(ctx, c.sub, c.app, m, commit)
+}
+
+func (c *consumer) deadLetter(m *Record, cause error) error {
+	policy := c.sub.opts.OnError
+	headers := append(append([]Header(nil), m.Headers...),
+		Header{Key: HeaderError, Value: []byte(cause.Error())},
+		Header{Key: HeaderGroup, Value: []byte(c.sub.Group)},
+		Header{Key: HeaderTopic, Value: []byte(m.Topic)},
+		Header{Key: HeaderPartition, Value: fmt.Appendf(nil, "%d", m.Partition)},
+		Header{Key: HeaderOffset, Value: fmt.Appendf(nil, "%d", m.Offset)},
+	)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.handlerCtx), c.app.cfg.RequestTimeout)
+	defer cancel()
+	if err := c.app.EnsureStream(ctx, policy.DeadLetterStream, 0); err != nil {
+		return fmt.Errorf("kafkaesk: %s: dead-letter stream: %w", c.sub, err)
+	}
+	if err := c.app.RawPublish(ctx, policy.DeadLetterStream, m.Value, Key(m.Key), Headers(headers...)); err != nil {
+		return fmt.Errorf("kafkaesk: %s: dead-letter %s/%d@%d: %w", c.sub, m.Topic, m.Partition, m.Offset, err)
+	}
+	return nil
+}
+
+// HandlerError is a subscription's failure: a handler error that its
+// ErrorPolicy did not absorb. Nothing at or past Offset on that partition
+// was committed.
+type HandlerError struct {
+	Group     string
+	Topic     string
+	Partition int
+	Offset    int64
+	Err       error
+}
+
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("kafkaesk: group %s: handler failed on %s/%d at offset %d: %v", e.Group, e.Topic, e.Partition, e.Offset, e.Err)
+}
+
+func (e *HandlerError) Unwrap() error { return e.Err }
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
