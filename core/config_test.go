@@ -231,6 +231,7 @@ func TestConfigDefaults(t *testing.T) {
 		CommitInterval:      5 * time.Second,
 		SessionTimeout:      10 * time.Second,
 		HeartbeatInterval:   3 * time.Second,
+		ShutdownTimeout:     10 * time.Second,
 		Logger:              slog.Default(),
 	}
 	if got := app.Config(); !reflect.DeepEqual(got, want) {
@@ -280,6 +281,7 @@ func TestConfigKeepsExplicitValues(t *testing.T) {
 		CommitInterval:      time.Second,
 		SessionTimeout:      30 * time.Second,
 		HeartbeatInterval:   time.Second,
+		ShutdownTimeout:     3 * time.Second,
 		Logger:              logger,
 	}
 	want := cfg

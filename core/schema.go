@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/invopop/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v5"
@@ -81,7 +83,13 @@ func (s *Schema) Validate(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // keep integers exact for minimum/maximum
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("data after the JSON value")
+		}
+	}
+	if err != nil {
 		return &ValidationError{Schema: s.key, Problems: []FieldProblem{{Reason: "not JSON: " + err.Error()}}, Err: err}
 	}
 	if err := s.compiled.Validate(v); err != nil {
@@ -109,6 +117,9 @@ func NewSchema[T any](opts *SchemaOptions) (*Schema, error) {
 		return nil, fmt.Errorf("kafkaesk: type %s has no name: give SchemaOptions.ID", t)
 	}
 	if err := checkObjectType(t); err != nil {
+		return nil, fmt.Errorf("kafkaesk: schema %s: %w", o.ID, err)
+	}
+	if err := checkFields(t, map[reflect.Type]bool{}); err != nil {
 		return nil, fmt.Errorf("kafkaesk: schema %s: %w", o.ID, err)
 	}
 	if o.Version == 0 {
@@ -176,12 +187,15 @@ func compileSchema(o SchemaOptions, doc []byte) (*Schema, error) {
 	if strings.Contains(o.ID, ":") {
 		return nil, fmt.Errorf("id %q contains ':', which separates id and version", o.ID)
 	}
+	if !utf8.ValidString(o.ID) || strings.ContainsFunc(o.ID, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }) {
+		return nil, fmt.Errorf("id %q contains a character the envelope would have to escape", o.ID)
+	}
 	if o.Retention < 0 {
 		return nil, fmt.Errorf("retention %v is negative", o.Retention)
 	}
 	key := o.ID + ":" + strconv.Itoa(o.Version)
 	c := validator.NewCompiler()
-	url := "kafkaesk:///schemas/" + key + ".json"
+	const url = "kafkaesk:///schema.json" // one document per compiler; the id may hold any character
 	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
 		return nil, fmt.Errorf("load JSON schema: %w", err)
 	}
@@ -221,9 +235,13 @@ func checkObjectType(t reflect.Type) error {
 	return fmt.Errorf("type %s is a %s; data must encode as a JSON object: use a struct", typeName(t), t.Kind())
 }
 
-func generateJSONSchema(t reflect.Type) ([]byte, error) {
-	r := &jsonschema.Reflector{Anonymous: true}
-	root := r.ReflectFromType(t)
+func generateJSONSchema(t reflect.Type) (doc []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil { // invopop panics on chan, func, complex, uintptr
+			err = fmt.Errorf("cannot describe type %s: %v", typeName(t), p)
+		}
+	}()
+	root := reflector().ReflectFromType(t)
 	allowNil(root, t, root.Definitions, map[*jsonschema.Schema]bool{})
 	return json.Marshal(root)
 }

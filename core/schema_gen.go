@@ -3,9 +3,13 @@ package core
 import (
 	"encoding"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/invopop/jsonschema"
 )
@@ -14,40 +18,58 @@ import (
 // the values encoding/json writes as null (nil pointers, slices, maps) are
 // accepted: invopop marks them as plain objects and arrays, which would
 // make every struct with a nil slice fail validation. It returns the schema
-// to use in place of s; struct definitions are fixed in place, once.
+// to use in place of s; $defs entries (named structs, slices and maps) are
+// fixed in place, once.
 func allowNil(s *jsonschema.Schema, t reflect.Type, defs jsonschema.Definitions, seen map[*jsonschema.Schema]bool) *jsonschema.Schema {
-	if s == nil || customJSON(t) {
+	if s == nil {
 		return s
 	}
-	// A field tagged `jsonschema:"nullable"` is already oneOf [X, null].
+	// A field tagged `jsonschema:"nullable"` is oneOf [X, null]; a nil
+	// value of a nil-able X would match both branches, so use anyOf.
 	if len(s.OneOf) == 2 && s.OneOf[1].Type == "null" {
-		s.OneOf[0] = allowNil(s.OneOf[0], t, defs, seen)
+		return orNull(allowNil(s.OneOf[0], t, defs, seen))
+	}
+	// A nil pointer is null, even when what it points to encodes itself.
+	if t.Kind() == reflect.Pointer {
+		return orNull(allowNil(s, t.Elem(), defs, seen))
+	}
+	if customJSON(t) {
 		return s
 	}
+	target := s
+	if name, ok := strings.CutPrefix(s.Ref, "#/$defs/"); ok {
+		target = defs[name]
+	}
+	if target == nil {
+		return s
+	}
+	first := !seen[target]
+	seen[target] = true
 	switch t.Kind() {
-	case reflect.Pointer:
-		return orNull(allowNil(s, t.Elem(), defs, seen))
-	case reflect.Slice:
-		if t.Elem().Kind() != reflect.Uint8 && s.Items != nil {
-			s.Items = allowNil(s.Items, t.Elem(), defs, seen)
+	case reflect.Slice, reflect.Array:
+		byteSlice := t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+		if first && !byteSlice && target.Items != nil {
+			target.Items = allowNil(target.Items, t.Elem(), defs, seen)
 		}
-		return orNull(s)
+		if t.Kind() == reflect.Slice {
+			return orNull(s)
+		}
 	case reflect.Map:
-		if s.AdditionalProperties != nil {
-			s.AdditionalProperties = allowNil(s.AdditionalProperties, t.Elem(), defs, seen)
+		if first {
+			if ap := target.AdditionalProperties; ap != nil && ap != jsonschema.FalseSchema {
+				target.AdditionalProperties = allowNil(ap, t.Elem(), defs, seen)
+			}
+			for pattern, p := range target.PatternProperties { // integer keys
+				delete(target.PatternProperties, pattern)
+				if pattern == "^[0-9]+$" {
+					pattern = "^-?[0-9]+$"
+				}
+				target.PatternProperties[pattern] = allowNil(p, t.Elem(), defs, seen)
+			}
 		}
 		return orNull(s)
-	case reflect.Array:
-		if s.Items != nil {
-			s.Items = allowNil(s.Items, t.Elem(), defs, seen)
-		}
 	case reflect.Struct:
-		target := s
-		if name, ok := strings.CutPrefix(s.Ref, "#/$defs/"); ok {
-			target = defs[name]
-		}
-		if target != nil && !seen[target] {
-			seen[target] = true
+		if first {
 			allowNilFields(target, t, defs, seen)
 		}
 	}
@@ -68,13 +90,20 @@ func allowNilFields(obj *jsonschema.Schema, t reflect.Type, defs jsonschema.Defi
 		}
 		if f.Anonymous && name == "" {
 			et := f.Type
-			if et.Kind() == reflect.Pointer {
+			if et.Kind() == reflect.Pointer && et.Elem().Kind() == reflect.Struct {
 				et = et.Elem()
 				// A nil embedded pointer writes none of its fields.
 				defer dropRequired(obj, et)
 			}
 			if et.Kind() == reflect.Struct {
 				allowNilFields(obj, et, defs, seen)
+				continue
+			}
+			if !f.IsExported() {
+				// encoding/json ignores embedded fields of unexported
+				// non-struct types; invopop describes them.
+				obj.Properties.Delete(f.Name)
+				obj.Required = slices.DeleteFunc(obj.Required, func(r string) bool { return r == f.Name })
 				continue
 			}
 		}
@@ -90,19 +119,26 @@ func allowNilFields(obj *jsonschema.Schema, t reflect.Type, defs jsonschema.Defi
 	}
 }
 
+// dropRequired removes from obj.Required the fields that a nil embedded *t
+// does not write: t's own and those of the structs t embeds.
 func dropRequired(obj *jsonschema.Schema, t reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				dropRequired(obj, et)
+				continue
+			}
+		}
 		if name == "" {
 			name = f.Name
 		}
-		for j, r := range obj.Required {
-			if r == name {
-				obj.Required = append(obj.Required[:j], obj.Required[j+1:]...)
-				break
-			}
-		}
+		obj.Required = slices.DeleteFunc(obj.Required, func(r string) bool { return r == name })
 	}
 }
 
@@ -162,6 +198,9 @@ func validByConstruction(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if t == timeType {
 		return true // always an RFC 3339 string; "format" is not asserted
 	}
+	if t.Kind() == reflect.Pointer {
+		return validByConstruction(t.Elem(), seen) // nil is null, whatever the target
+	}
 	if customJSON(t) || customSchema(t) {
 		return false
 	}
@@ -175,7 +214,7 @@ func validByConstruction(t reflect.Type, seen map[reflect.Type]bool) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64:
 		return true
-	case reflect.Pointer, reflect.Slice, reflect.Array:
+	case reflect.Slice, reflect.Array:
 		return validByConstruction(t.Elem(), seen)
 	case reflect.Map:
 		return t.Key().Kind() == reflect.String && validByConstruction(t.Elem(), seen)
@@ -207,4 +246,119 @@ func validByConstruction(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return true
 	}
 	return false
+}
+
+// reflector returns the invopop reflector NewSchema uses.
+func reflector() *jsonschema.Reflector {
+	return &jsonschema.Reflector{Anonymous: true, Namer: defName, Mapper: encodingJSONType}
+}
+
+var defNameReplacer = strings.NewReplacer("/", ".", "~", ".", " ", "_", "#", "_", "%", "_", "\"", "_", "\\", "_")
+
+// defName names a type's $defs entry after its package path and name, so
+// that same-named types of two packages (kafka.Header, http.Header) stay
+// apart, and without '/', which would split the "#/$defs/..." pointer (a
+// generic type's name holds its arguments' package paths).
+func defName(t reflect.Type) string {
+	if t.Name() == "" || t.PkgPath() == "" {
+		return t.Name()
+	}
+	return defNameReplacer.Replace(t.PkgPath() + "." + t.Name())
+}
+
+var (
+	urlType    = reflect.TypeFor[url.URL]()
+	numberType = reflect.TypeFor[json.Number]()
+	byteType   = reflect.TypeFor[byte]()
+)
+
+// encodingJSONType describes the types invopop describes otherwise than
+// encoding/json writes them, or returns nil.
+func encodingJSONType(t reflect.Type) *jsonschema.Schema {
+	switch {
+	case t == urlType: // invopop: a "uri" string; url.URL has no MarshalJSON
+		return &jsonschema.Schema{Type: "object"}
+	case t == numberType: // invopop: a string
+		return &jsonschema.Schema{Type: "number"}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 && t.Elem() != byteType && !customJSON(t.Elem()):
+		// encoding/json writes any such slice in base64; invopop only []byte.
+		return &jsonschema.Schema{Type: "string", ContentEncoding: "base64"}
+	}
+	return nil
+}
+
+// checkFields refuses the struct types, reachable from t, whose JSON object
+// invopop would describe otherwise than encoding/json writes it: a field
+// named "-" (`json:"-,"`), a json tag name that encoding/json ignores, a
+// field hidden by `jsonschema:"-"`, and a JSON name that two fields of the
+// flattened struct share (encoding/json keeps the shallowest or none,
+// invopop the last).
+func checkFields(t reflect.Type, seen map[reflect.Type]bool) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == timeType || seen[t] || customJSON(t) || customSchema(t) {
+		return nil
+	}
+	seen[t] = true
+	names := map[string]string{} // JSON name → Go field
+	var walk func(st reflect.Type, path string) error
+	walk = func(st reflect.Type, path string) error {
+		for i := range st.NumField() {
+			f := st.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				et := f.Type
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					if err := walk(et, path+f.Name+"."); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			field := typeName(t) + "." + path + f.Name
+			switch {
+			case name == "-":
+				return fmt.Errorf("field %s: a field named \"-\" (json tag %q) is not supported", field, tag)
+			case name != "" && !validJSONName(name):
+				return fmt.Errorf("field %s: encoding/json ignores the json tag name %q", field, name)
+			case strings.Split(f.Tag.Get("jsonschema"), ",")[0] == "-":
+				return fmt.Errorf("field %s: jsonschema:\"-\" leaves out of the schema a field encoding/json writes", field)
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if other, dup := names[name]; dup {
+				return fmt.Errorf("fields %s and %s both encode as %q, and encoding/json keeps at most one: rename one with a json tag", other, field, name)
+			}
+			names[name] = field
+			if err := checkFields(f.Type, seen); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(t, "")
+}
+
+// validJSONName is encoding/json's isValidTag.
+func validJSONName(s string) bool {
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,183 @@
+package core
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// envFoo is the Python kafkaesk README's model: class Foo(BaseModel): bar: str.
+type envFoo struct {
+	Bar string `json:"bar"`
+}
+
+// envBounded is not valid by construction, so encodeEnvelope validates it.
+type envBounded struct {
+	N int `json:"n" jsonschema:"minimum=1"`
+}
+
+// envAttrs is a named map: it encodes as a JSON object, and a nil one as null.
+type envAttrs map[string]string
+
+func TestAppendEnvelope(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		dst    []byte
+		schema string
+		data   string
+		want   string
+	}{
+		{"golden", nil, "Foo:1", `{"bar":"foo"}`, `{"schema":"Foo:1","data":{"bar":"foo"}}`},
+		{"empty object", nil, "Foo:2", `{}`, `{"schema":"Foo:2","data":{}}`},
+		{"appends to dst", []byte("prefix|"), "Foo:1", `{"bar":"foo"}`, `prefix|{"schema":"Foo:1","data":{"bar":"foo"}}`},
+		{"data kept byte for byte", nil, "Foo:1", `{"b":"<a&b>","a":1e+21}`, `{"schema":"Foo:1","data":{"b":"<a&b>","a":1e+21}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := AppendEnvelope(tt.dst, tt.schema, []byte(tt.data))
+			assert.Equal(t, tt.want, string(got))
+			assert.True(t, json.Valid(got[len(tt.dst):]), "envelope is not JSON: %s", got)
+		})
+	}
+}
+
+func TestEncodeEnvelope(t *testing.T) {
+	foo, err := NewSchema[envFoo](&SchemaOptions{ID: "Foo"})
+	require.NoError(t, err)
+	require.True(t, foo.byConstruction, "envFoo is valid by construction")
+
+	for _, tt := range []struct {
+		name  string
+		value any
+		want  string
+	}{
+		{"golden", envFoo{Bar: "foo"}, `{"schema":"Foo:1","data":{"bar":"foo"}}`},
+		{"pointer", &envFoo{Bar: "foo"}, `{"schema":"Foo:1","data":{"bar":"foo"}}`},
+		// orjson does not escape HTML characters; encoding/json does by default.
+		{"HTML not escaped", envFoo{Bar: "<a&b>"}, `{"schema":"Foo:1","data":{"bar":"<a&b>"}}`},
+		{"unicode kept", envFoo{Bar: "héllo ✓"}, `{"schema":"Foo:1","data":{"bar":"héllo ✓"}}`},
+		{"quotes escaped", envFoo{Bar: `a"b\c`}, `{"schema":"Foo:1","data":{"bar":"a\"b\\c"}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := encodeEnvelope(foo, tt.value)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got))
+
+			env, err := DecodeEnvelope(got)
+			require.NoError(t, err)
+			assert.Equal(t, "Foo:1", env.Schema)
+			var back envFoo
+			require.NoError(t, json.Unmarshal(env.Data, &back))
+			want := tt.value
+			if p, ok := want.(*envFoo); ok {
+				want = *p
+			}
+			assert.Equal(t, want, back)
+		})
+	}
+}
+
+// A type with a constraint is validated before anything is enveloped.
+func TestEncodeEnvelopeValidates(t *testing.T) {
+	s, err := NewSchema[envBounded](nil)
+	require.NoError(t, err)
+	require.False(t, s.byConstruction)
+
+	got, err := encodeEnvelope(s, envBounded{N: 1})
+	require.NoError(t, err)
+	assert.Equal(t, `{"schema":"envBounded:1","data":{"n":1}}`, string(got))
+
+	got, err = encodeEnvelope(s, envBounded{N: 0})
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve, "got %s", got)
+	assert.Nil(t, got)
+	assert.Equal(t, "envBounded:1", ve.Schema)
+	require.Len(t, ve.Problems, 1)
+	assert.Equal(t, "/n", ve.Problems[0].Field)
+}
+
+// The envelope's data is always a JSON object: DecodeEnvelope refuses
+// "data":null, so encodeEnvelope must not write it. Regression (fixed in
+// f6ec42b): a nil *T, or a nil map of a map type, encoded as null and, its
+// type being valid by construction, was enveloped without validation as
+// {"data":null}.
+func TestEncodeEnvelopeRefusesNil(t *testing.T) {
+	foo, err := NewSchema[envFoo](&SchemaOptions{ID: "Foo"})
+	require.NoError(t, err)
+	attrs, err := NewSchema[envAttrs](nil)
+	require.NoError(t, err)
+
+	for _, tt := range []struct {
+		name   string
+		schema *Schema
+		value  any
+	}{
+		{"nil pointer to struct", foo, (*envFoo)(nil)},
+		{"nil map", attrs, envAttrs(nil)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := encodeEnvelope(tt.schema, tt.value)
+			require.Error(t, err, "encodeEnvelope wrote %s", got)
+			assert.Nil(t, got)
+		})
+	}
+}
+
+func TestDecodeEnvelope(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		value      string
+		wantSchema string
+		wantData   string
+	}{
+		{"golden", `{"schema":"Foo:1","data":{"bar":"foo"}}`, "Foo:1", `{"bar":"foo"}`},
+		{"data first", `{"data":{"bar":"foo"},"schema":"Foo:1"}`, "Foo:1", `{"bar":"foo"}`},
+		{"spaces kept inside data", `{ "schema": "Foo:1", "data": {"bar": "foo"} }`, "Foo:1", `{"bar": "foo"}`},
+		{"extra keys ignored", `{"schema":"Foo:1","data":{},"x":1}`, "Foo:1", `{}`},
+		{"python escapes", `{"schema":"Foo:1","data":{"bar":"\u00e9"}}`, "Foo:1", `{"bar":"\u00e9"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := DecodeEnvelope([]byte(tt.value))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantSchema, env.Schema)
+			assert.Equal(t, tt.wantData, string(env.Data))
+		})
+	}
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	for _, data := range []string{`{}`, `{"bar":"foo"}`, `{"a":[1,2,{"b":null}],"c":"<&>"}`} {
+		t.Run(data, func(t *testing.T) {
+			env, err := DecodeEnvelope(AppendEnvelope(nil, "Foo:3", []byte(data)))
+			require.NoError(t, err)
+			assert.Equal(t, Envelope{Schema: "Foo:3", Data: json.RawMessage(data)}, env)
+		})
+	}
+}
+
+func TestDecodeEnvelopeErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, value, want string
+	}{
+		{"empty", ``, "not a kafkaesk envelope"},
+		{"not JSON", `schema=Foo:1`, "not a kafkaesk envelope"},
+		{"truncated", `{"schema":"Foo:1","data":{"bar":`, "not a kafkaesk envelope"},
+		{"array", `[{"schema":"Foo:1","data":{}}]`, "not a kafkaesk envelope"},
+		{"string", `"Foo:1"`, "not a kafkaesk envelope"},
+		{"schema not a string", `{"schema":1,"data":{}}`, "not a kafkaesk envelope"},
+		{"missing schema", `{"data":{"bar":"foo"}}`, `no "schema"`},
+		{"empty schema", `{"schema":"","data":{"bar":"foo"}}`, `no "schema"`},
+		{"null schema", `{"schema":null,"data":{"bar":"foo"}}`, `no "schema"`},
+		{"missing data", `{"schema":"Foo:1"}`, `no "data"`},
+		{"null data", `{"schema":"Foo:1","data":null}`, `no "data"`},
+		{"trailing garbage", `{"schema":"Foo:1","data":{}}x`, "not a kafkaesk envelope"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := DecodeEnvelope([]byte(tt.value))
+			require.Error(t, err, "decoded %+v", env)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Equal(t, Envelope{}, env)
+		})
+	}
+}
