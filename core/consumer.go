@@ -295,15 +295,15 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 		var derr *decodeError
 		switch {
 		case err == nil:
-			c.sub.count(func(s *SubscriptionStats) { s.Handled++ })
+			c.sub.handled.Add(1)
 			return true, nil
 		case errors.As(err, &derr), errors.Is(err, ErrSkip):
-			c.sub.count(func(s *SubscriptionStats) { s.Skipped++ })
+			c.sub.skipped.Add(1)
 			c.log.Warn("kafkaesk: message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return true, nil
 		}
 		if attempt < policy.Retries {
-			c.sub.count(func(s *SubscriptionStats) { s.Retried++ })
+			c.sub.retried.Add(1)
 			c.log.Warn("kafkaesk: handler failed; retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
 				"attempt", attempt+1, "of", policy.Retries+1, "backoff", backoff, "err", err)
 			select {
@@ -316,14 +316,14 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 		}
 		switch policy.Then {
 		case ActionSkip:
-			c.sub.count(func(s *SubscriptionStats) { s.Failed++ })
+			c.sub.failed.Add(1)
 			c.log.Error("kafkaesk: handler failed; message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return true, nil
 		case ActionDeadLetter:
 			if derr := c.deadLetter(m, err); derr != nil {
 				return false, derr
 			}
-			c.sub.count(func(s *SubscriptionStats) { s.DeadLettered++ })
+			c.sub.deadLettered.Add(1)
 			c.log.Warn("kafkaesk: handler failed; message dead-lettered", "topic", m.Topic, "partition", m.Partition,
 				"offset", m.Offset, "stream", policy.DeadLetterStream, "err", err)
 			return true, nil

@@ -61,21 +61,34 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 		return nil, fmt.Errorf("handler data: %w; or use []byte, core.Record or core.Envelope", err)
 	}
 	return func(app *Application, rec *Record, msg *Message[T]) error {
-		e, err := DecodeEnvelope(rec.Value)
-		if err != nil {
-			return err
-		}
-		msg.Schema = e.Schema
 		// The registration is looked up per message, so that a schema
 		// registered after Subscribe applies too.
 		if s := app.reg.schemaFor(t); s != nil {
+			e, err := DecodeEnvelope(rec.Value)
+			if err != nil {
+				return err
+			}
+			msg.Schema = e.Schema
 			if err := s.Validate(e.Data); err != nil {
 				return err
 			}
+			if err := json.Unmarshal(e.Data, &msg.Data); err != nil {
+				return fmt.Errorf("data does not decode into %s: %w", typeName(t), err)
+			}
+			return nil
 		}
-		if err := json.Unmarshal(e.Data, &msg.Data); err != nil {
-			return fmt.Errorf("data does not decode into %s: %w", typeName(t), err)
+		// Unvalidated: one pass over the value, envelope and data at once.
+		var e struct {
+			Schema string `json:"schema"`
+			Data   *T     `json:"data"`
 		}
+		if err := json.Unmarshal(rec.Value, &e); err != nil {
+			return fmt.Errorf("not a kafkaesk envelope of %s: %w", typeName(t), err)
+		}
+		if e.Schema == "" || e.Data == nil {
+			return fmt.Errorf(`not a kafkaesk envelope: no "schema" or no "data"`)
+		}
+		msg.Schema, msg.Data = e.Schema, *e.Data
 		return nil
 	}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,8 +149,7 @@ type Subscription struct {
 	handle  func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error) error
 	running atomic.Bool
 
-	mu    sync.Mutex
-	stats SubscriptionStats // guarded by mu
+	handled, skipped, failed, retried, deadLettered atomic.Int64
 }
 
 // SubscriptionStats counts what a subscription did with its messages.
@@ -165,19 +163,17 @@ type SubscriptionStats struct {
 
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
+	return SubscriptionStats{
+		Handled:      s.handled.Load(),
+		Skipped:      s.skipped.Load(),
+		Failed:       s.failed.Load(),
+		Retried:      s.retried.Load(),
+		DeadLettered: s.deadLettered.Load(),
+	}
 }
 
 // Running reports whether the subscription is consuming.
 func (s *Subscription) Running() bool { return s.running.Load() }
-
-func (s *Subscription) count(f func(*SubscriptionStats)) {
-	s.mu.Lock()
-	f(&s.stats)
-	s.mu.Unlock()
-}
 
 func (s *Subscription) String() string {
 	if s.Pattern != "" {
