@@ -99,6 +99,40 @@ func BenchmarkConsume(b *testing.B) {
 	}
 }
 
+// BenchmarkConsumeBytes: the same engine with a []byte handler, no
+// decoding: what the subscription machinery itself costs.
+func BenchmarkConsumeBytes(b *testing.B) {
+	app, _ := fillTopic(b, b.N)
+	var handled atomic.Int64
+	done := make(chan struct{})
+	_, err := core.Subscribe(app, "requests", "bench", func(_ context.Context, m *core.Message[[]byte]) error {
+		if handled.Add(1) == int64(b.N) {
+			close(done)
+		}
+		return nil
+	}, &core.SubscribeOptions{Concurrency: benchPartitions})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	b.ResetTimer()
+	go func() { runErr <- app.Run(ctx) }()
+	select {
+	case <-done:
+	case err := <-runErr:
+		b.Fatalf("Run returned early: %v", err)
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("handled %d of %d", handled.Load(), b.N)
+	}
+	b.StopTimer()
+	reportRate(b)
+	cancel()
+	if err := <-runErr; err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkRawKafkaGoReader: kafka-go's group Reader on the same data,
 // FetchMessage and a CommitMessages per 1000 messages.
 func BenchmarkRawKafkaGoReader(b *testing.B) {

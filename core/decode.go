@@ -1,9 +1,10 @@
 package core
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // decoder fills msg from rec for a handler of some T; an error means the

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // Envelope is the kafkaesk message value: {"schema":"Foo:1","data":{...}},
@@ -29,7 +31,7 @@ func AppendEnvelope(dst []byte, schema string, data []byte) []byte {
 // value is not a JSON object or lacks "schema" or "data".
 func DecodeEnvelope(value []byte) (Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(value, &e); err != nil {
+	if err := fastjson.Unmarshal(value, &e); err != nil {
 		return Envelope{}, fmt.Errorf("kafkaesk: message is not a kafkaesk envelope: %w", err)
 	}
 	if e.Schema == "" {
