@@ -49,6 +49,39 @@
 // (default 7) and [Config.ReplicationFactor] (default min(3, brokers));
 // existing topics are never altered.
 //
+// # Subscribing
+//
+// [Subscribe] registers a typed handler for the streams matching a pattern,
+// in a consumer group; [Application.Run] consumes until its context ends:
+//
+//	core.Subscribe(app, "content.*", "indexer", func(ctx context.Context, m *core.Message[ContentEdited]) error {
+//		return index(ctx, m.Data)
+//	}, &core.SubscribeOptions{Concurrency: 8})
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//	defer stop()
+//	err := app.Run(ctx)
+//
+// Patterns follow kafkaesk: the topic prefix is prepended; "*" matches
+// fnmatch-style across dots; a pattern without "*" is one exact stream.
+// Topics created later that match are picked up within
+// SubscribeOptions.DiscoveryInterval; subscribers never create topics. A
+// new group starts from the earliest offset.
+//
+// What a handler receives follows its type parameter: a struct decoded from
+// the envelope's data (validated when its type is registered), the whole
+// [Envelope], the raw []byte value, or the [Record]. Undecodable messages
+// are skipped, counted and logged; a handler may skip with [ErrSkip].
+//
+// Delivery is at least once, and nothing is committed that was not
+// handled: each partition is handled in offset order, up to Concurrency
+// messages at once across partitions, and the offset after the last
+// finished message is committed every CommitInterval, when partitions are
+// revoked, and when Run stops (kafkaesk commits nothing on shutdown). A
+// handler error follows the subscription's [ErrorPolicy]: fail (the
+// default, as kafkaesk), retry with backoff, skip, or dead-letter; a panic
+// is an error. [Message.Forward] republishes a record with its headers, as
+// kafkaesk's subscriber.publish.
+//
 // # Configuration
 //
 // [Config] has a documented default for every zero field. [AddFlags] gives a

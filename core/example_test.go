@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -147,3 +149,48 @@ func ExampleAddFlags() {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Subscribe a typed handler to a glob pattern in a consumer group, and run
+// it until the context ends. Graceful stop commits what was handled.
+func ExampleSubscribe() {
+	broker, err := kafkaesktest.Start(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer broker.Close()
+	ctx, stop := context.WithCancel(context.Background()) // signal.NotifyContext in a program
+	defer stop()
+
+	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "example.", Logger: quietLogger})
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close(ctx)
+
+	var handled sync.WaitGroup
+	handled.Add(2)
+	_, err = core.Subscribe(app, "content.*", "indexer", func(ctx context.Context, m *core.Message[ContentEdited]) error {
+		defer handled.Done()
+		fmt.Printf("%s from %s: %s edited %v\n", m.Schema, m.Record.Topic, m.Data.ContentID, m.Data.Fields)
+		return nil
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+
+	// Publish before Run: a new group reads from the earliest offset.
+	app.Publish(ctx, "content.edited", ContentEdited{ContentID: "c-1", Fields: []string{"title"}}, core.Key([]byte("c")))
+	app.Publish(ctx, "content.edited", ContentEdited{ContentID: "c-2", Fields: []string{"body"}}, core.Key([]byte("c")))
+
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	handled.Wait()
+	stop()
+	fmt.Println("run:", <-done)
+	// Output:
+	// ContentEdited:1 from example.content.edited: c-1 edited [title]
+	// ContentEdited:1 from example.content.edited: c-2 edited [body]
+	// run: <nil>
+}
+
+var quietLogger = slog.New(slog.DiscardHandler)
