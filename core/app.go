@@ -70,7 +70,10 @@ func (a *Application) Config() Config {
 // the stream id.
 func (a *Application) Topic(stream string) string { return a.cfg.TopicPrefix + stream }
 
-// Mount merges a router's schemas, subscriptions and hooks into the application. A schema
+// Mount merges a router's schemas, subscriptions and hooks into the
+// application. The application gets its own copy of each subscription, so
+// that a router can be mounted into several applications: read its state
+// and counters from Application.Subscriptions. A schema
 // that conflicts with one already registered is a *SchemaConflictError,
 // and nothing of the router is merged.
 func (a *Application) Mount(r *Router) error {

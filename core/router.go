@@ -126,7 +126,12 @@ func (r *Router) merge(other *Router) error {
 		schemas = append(schemas, s)
 	}
 	onStart, onStop := slices.Clone(other.onStart), slices.Clone(other.onStop)
-	subs := slices.Clone(other.subs)
+	// Each application runs and counts its own copy of a router's
+	// subscriptions, so that one router can be mounted into several.
+	subs := make([]*Subscription, len(other.subs))
+	for i, s := range other.subs {
+		subs[i] = s.clone()
+	}
 	other.mu.RUnlock()
 
 	r.mu.Lock()

@@ -161,6 +161,11 @@ type SubscriptionStats struct {
 	DeadLettered int64 // published to the dead-letter stream
 }
 
+// clone returns the same subscription with its own state and counters.
+func (s *Subscription) clone() *Subscription {
+	return &Subscription{Group: s.Group, Pattern: s.Pattern, Streams: s.Streams, opts: s.opts, handle: s.handle}
+}
+
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
 	return SubscriptionStats{
