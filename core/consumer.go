@@ -301,6 +301,13 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 			c.sub.skipped.Add(1)
 			c.log.Warn("kafkaesk: message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return true, nil
+		case c.handlerCtx.Err() != nil:
+			// A stop's deadline cancelled the handler: the message was not
+			// handled. The policy must not skip or dead-letter (and so
+			// commit) it, nor fail a graceful stop; it is redelivered.
+			c.log.Warn("kafkaesk: handler interrupted by the stop; the message will be redelivered",
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			return false, nil
 		}
 		if attempt < policy.Retries {
 			c.sub.retried.Add(1)
