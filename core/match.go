@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // topicMatcher decides which topics a subscription reads, with kafkaesk's
@@ -86,25 +87,86 @@ func translateFnmatch(pattern string) string {
 				b.WriteString(`\[`) // no closing bracket: a literal "["
 				continue
 			}
-			class := string(rs[i+1 : j])
+			b.WriteString(translateClass(rs[i+1 : j]))
 			i = j
-			neg := strings.HasPrefix(class, "!")
-			if neg {
-				class = class[1:]
-			}
-			class = strings.ReplaceAll(class, `\`, `\\`)
-			b.WriteByte('[')
-			if neg {
-				b.WriteByte('^')
-			} else if strings.HasPrefix(class, "^") {
-				b.WriteByte('\\')
-			}
-			b.WriteString(class)
-			b.WriteByte(']')
 		default:
 			b.WriteString(regexp.QuoteMeta(string(c)))
 		}
 	}
 	b.WriteString(`)\z`)
+	return b.String()
+}
+
+// translateClass translates the inside of a "[...]", as fnmatch does: a
+// leading "!" negates; "x-y" is a range, and a reversed one is dropped with
+// its ends (an empty class never matches); every other character,
+// "[" and "\" included, is literal.
+func translateClass(stuff []rune) string {
+	// Split where a "-" makes a range, as fnmatch does: never at the first
+	// character (after a "!"), nor right after a range's end.
+	var chunks [][]rune
+	i, k := 0, 1
+	if stuff[0] == '!' {
+		k = 2
+	}
+	for {
+		d := -1
+		for p := k; p < len(stuff); p++ {
+			if stuff[p] == '-' {
+				d = p
+				break
+			}
+		}
+		if d < 0 {
+			break
+		}
+		chunks = append(chunks, stuff[i:d])
+		i, k = d+1, d+3
+	}
+	if i < len(stuff) {
+		chunks = append(chunks, stuff[i:])
+	} else {
+		last := len(chunks) - 1
+		chunks[last] = append(chunks[last][:len(chunks[last]):len(chunks[last])], '-')
+	}
+	// Drop reversed ranges with their ends.
+	for k := len(chunks) - 1; k > 0; k-- {
+		prev, next := chunks[k-1], chunks[k]
+		if prev[len(prev)-1] > next[0] {
+			merged := append(append([]rune(nil), prev[:len(prev)-1]...), next[1:]...)
+			chunks = append(chunks[:k-1], append([][]rune{merged}, chunks[k+1:]...)...)
+		}
+	}
+	neg := len(chunks[0]) > 0 && chunks[0][0] == '!'
+	if neg {
+		chunks[0] = chunks[0][1:]
+	}
+	empty := true
+	for _, c := range chunks {
+		empty = empty && len(c) == 0
+	}
+	switch {
+	case empty && !neg:
+		return `[^\x00-\x{10FFFF}]` // an empty class never matches
+	case empty:
+		return `.` // a negated empty class matches any character
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	if neg {
+		b.WriteByte('^')
+	}
+	for n, c := range chunks {
+		if n > 0 {
+			b.WriteByte('-')
+		}
+		for _, r := range c {
+			if r < utf8.RuneSelf && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(']')
 	return b.String()
 }
