@@ -186,10 +186,18 @@ func (c *consumer) runGeneration(ctx context.Context, gen *kafka.Generation, top
 
 	result := make(chan error, 1)
 	gen.Start(func(gctx context.Context) {
-		result <- c.watchGeneration(ctx, gctx, topics, offsets)
+		err := c.watchGeneration(ctx, gctx, topics, offsets)
 		stopFetching()
 		partitions.Wait()
 		offsets.commitFinished("generation end")
+		// A partition may have failed while the generation was ending for
+		// another reason: report it now, not one generation later.
+		select {
+		case <-c.failed:
+			err = c.failErr
+		default:
+		}
+		result <- err
 	})
 	return <-result
 }
@@ -269,6 +277,12 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 		case c.sem <- struct{}{}:
 		case <-fetchCtx.Done():
 			return // fetched, not handled: not committed, redelivered
+		}
+		if fetchCtx.Err() != nil {
+			// The stop began while the message was fetched or a token was
+			// awaited, and select chose at random: start no new handler.
+			<-c.sem
+			return
 		}
 		finished, fatal := c.handle(fetchCtx, &m, p)
 		<-c.sem
