@@ -155,7 +155,7 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 			c.log.Debug("kafkaesk: joining group", "err", err)
 			continue
 		}
-		if err := c.runGeneration(ctx, gen, topics); err != nil || ctx.Err() != nil {
+		if err := c.runGeneration(ctx, group, gen, topics); err != nil || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -165,7 +165,7 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 // by a rebalance, by ctx, by a failure, or because the matched topics
 // changed. In-flight handlers finish and finished offsets are committed
 // before it returns.
-func (c *consumer) runGeneration(ctx context.Context, gen *kafka.Generation, topics []string) error {
+func (c *consumer) runGeneration(ctx context.Context, group *kafka.ConsumerGroup, gen *kafka.Generation, topics []string) error {
 	offsets := newOffsets(c, gen)
 	// fetchCtx stops the partition readers; cancelled by the lifetime
 	// goroutine below, never by a handler.
@@ -187,6 +187,15 @@ func (c *consumer) runGeneration(ctx context.Context, gen *kafka.Generation, top
 	result := make(chan error, 1)
 	gen.Start(func(gctx context.Context) {
 		err := c.watchGeneration(ctx, gctx, topics, offsets)
+		if err != nil || ctx.Err() != nil {
+			// This member is leaving the group (stop, failure, new topics).
+			// Close it now, while the generation lives: once the generation
+			// ended, kafka-go would rejoin first, and a JoinGroup blocks
+			// until the group's rebalance completes (seconds, when the whole
+			// group stops at once). Close waits for this function, so it
+			// runs on its own goroutine; consumeGroup's Close waits for it.
+			go group.Close()
+		}
 		stopFetching()
 		partitions.Wait()
 		offsets.commitFinished("generation end")
