@@ -67,34 +67,7 @@ func BenchmarkConsume(b *testing.B) {
 			if registered {
 				core.MustRegister[RequestLine](app, nil)
 			}
-			var handled atomic.Int64
-			done := make(chan struct{})
-			_, err := core.Subscribe(app, "requests", "bench", func(_ context.Context, m *core.Message[RequestLine]) error {
-				if handled.Add(1) == int64(b.N) {
-					close(done)
-				}
-				return nil
-			}, &core.SubscribeOptions{Concurrency: benchPartitions})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			runErr := make(chan error, 1)
-			b.ResetTimer()
-			go func() { runErr <- app.Run(ctx) }()
-			select {
-			case <-done:
-			case err := <-runErr:
-				b.Fatalf("Run returned early: %v", err)
-			case <-time.After(5 * time.Minute):
-				b.Fatalf("handled %d of %d", handled.Load(), b.N)
-			}
-			b.StopTimer()
-			reportRate(b)
-			cancel()
-			if err := <-runErr; err != nil {
-				b.Fatal(err)
-			}
+			benchRun[RequestLine](b, app)
 		})
 	}
 }
@@ -103,9 +76,15 @@ func BenchmarkConsume(b *testing.B) {
 // decoding: what the subscription machinery itself costs.
 func BenchmarkConsumeBytes(b *testing.B) {
 	app, _ := fillTopic(b, b.N)
+	benchRun[[]byte](b, app)
+}
+
+// benchRun subscribes a no-op handler of T to the filled stream and times
+// Run until it has handled b.N messages, then stops it gracefully.
+func benchRun[T any](b *testing.B, app *core.Application) {
 	var handled atomic.Int64
 	done := make(chan struct{})
-	_, err := core.Subscribe(app, "requests", "bench", func(_ context.Context, m *core.Message[[]byte]) error {
+	_, err := core.Subscribe(app, "requests", "bench", func(_ context.Context, _ *core.Message[T]) error {
 		if handled.Add(1) == int64(b.N) {
 			close(done)
 		}
