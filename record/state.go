@@ -1,0 +1,400 @@
+package record
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// state writes one JSON object's worth of fields into buf.
+type state struct {
+	buf     []byte
+	sep     bool     // a comma goes before the next key
+	groups  []string // open groups, for ReplaceAttr
+	rep     func(groups []string, a slog.Attr) slog.Attr
+	renamed bool // ReplaceAttr changed a key
+}
+
+func (e *Encoder) state(buf []byte, groups []string) state {
+	return state{buf: buf, groups: groups, rep: e.opts.ReplaceAttr}
+}
+
+// key writes a key and its colon, after a comma when one is due.
+func (s *state) key(k string) {
+	if s.sep {
+		s.buf = append(s.buf, ',')
+	}
+	s.buf = appendString(s.buf, k)
+	s.buf = append(s.buf, ':')
+	s.sep = true
+}
+
+// attr writes a, following slog's rules: values resolved, ReplaceAttr
+// applied to non-group attributes, empty attributes and empty groups
+// dropped, groups with an empty key inlined. At the top level a key that
+// names one of the event's own fields is written as "fields.<key>". It
+// returns the key written.
+func (s *state) attr(a slog.Attr, top bool) (string, bool) {
+	a.Value = a.Value.Resolve()
+	if a.Value.Kind() != slog.KindGroup && s.rep != nil {
+		k := a.Key
+		a = s.rep(s.groups, a)
+		a.Value = a.Value.Resolve()
+		s.renamed = s.renamed || a.Key != k
+	}
+	if a.Equal(slog.Attr{}) {
+		return "", false
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		attrs := a.Value.Group()
+		if len(attrs) == 0 {
+			return "", false
+		}
+		if a.Key == "" {
+			for _, ga := range attrs {
+				s.attr(ga, top)
+			}
+			return "", false
+		}
+		s.key(topKey(a.Key, top))
+		s.buf = append(s.buf, '{')
+		s.sep = false
+		s.groups = append(s.groups[:len(s.groups):len(s.groups)], a.Key)
+		for _, ga := range attrs {
+			s.attr(ga, false)
+		}
+		s.groups = s.groups[:len(s.groups)-1]
+		s.buf = append(s.buf, '}')
+		s.sep = true
+		return a.Key, true
+	}
+	if a.Key == "" {
+		return "", false
+	}
+	s.key(topKey(a.Key, top))
+	s.value(a.Value)
+	return a.Key, true
+}
+
+func topKey(k string, top bool) string {
+	if top && slices.Contains(reserved, k) {
+		return "fields." + k
+	}
+	return k
+}
+
+// value writes a resolved value as slog.JSONHandler does; what cannot be
+// encoded is written as an "!ERROR:" string, never a panic.
+func (s *state) value(v slog.Value) {
+	switch v.Kind() {
+	case slog.KindString:
+		s.buf = appendString(s.buf, v.String())
+	case slog.KindInt64:
+		s.buf = strconv.AppendInt(s.buf, v.Int64(), 10)
+	case slog.KindUint64:
+		s.buf = strconv.AppendUint(s.buf, v.Uint64(), 10)
+	case slog.KindFloat64:
+		s.float(v.Float64())
+	case slog.KindBool:
+		s.buf = strconv.AppendBool(s.buf, v.Bool())
+	case slog.KindDuration:
+		s.buf = strconv.AppendInt(s.buf, int64(v.Duration()), 10)
+	case slog.KindTime:
+		s.buf = append(s.buf, '"')
+		s.buf = v.Time().AppendFormat(s.buf, time.RFC3339Nano)
+		s.buf = append(s.buf, '"')
+	case slog.KindGroup:
+		s.buf = append(s.buf, '{')
+		s.sep = false
+		for _, a := range v.Group() {
+			s.attr(a, false)
+		}
+		s.buf = append(s.buf, '}')
+		s.sep = true
+	case slog.KindAny, slog.KindLogValuer:
+		s.any(v.Any())
+	default:
+		s.buf = appendString(s.buf, fmt.Sprintf("!BADKIND:%v", v))
+	}
+}
+
+func (s *state) float(f float64) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		s.buf = appendString(s.buf, "!ERROR:json: unsupported value: "+strconv.FormatFloat(f, 'g', -1, 64))
+		return
+	}
+	// As encoding/json writes floats.
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	s.buf = strconv.AppendFloat(s.buf, f, format, -1, 64)
+	if format == 'e' {
+		n := len(s.buf)
+		if n >= 4 && s.buf[n-4] == 'e' && s.buf[n-3] == '-' && s.buf[n-2] == '0' {
+			s.buf[n-2] = s.buf[n-1]
+			s.buf = s.buf[:n-1]
+		}
+	}
+}
+
+// any writes an arbitrary value: an error as its text, a json.Marshaler or
+// TextMarshaler as it says, anything else through encoding/json.
+func (s *state) any(v any) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.buf = appendString(s.buf, fmt.Sprintf("!PANIC: %v", p))
+		}
+	}()
+	switch x := v.(type) {
+	case nil:
+		s.buf = append(s.buf, "null"...)
+	case error:
+		if isNilPointer(x) {
+			s.buf = append(s.buf, "null"...)
+			return
+		}
+		s.buf = appendString(s.buf, x.Error())
+	case json.Marshaler:
+		s.json(v)
+	case encoding.TextMarshaler:
+		s.json(v)
+	case fmt.Stringer:
+		if isNilPointer(x) {
+			s.buf = append(s.buf, "null"...)
+			return
+		}
+		s.json(v)
+	default:
+		s.json(v)
+	}
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// jsonEncoder is a pooled encoding/json encoder into its own buffer.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	j := &jsonEncoder{}
+	j.enc = json.NewEncoder(&j.buf)
+	j.enc.SetEscapeHTML(false)
+	return j
+}}
+
+func (s *state) json(v any) {
+	j := jsonEncoders.Get().(*jsonEncoder)
+	defer jsonEncoders.Put(j)
+	j.buf.Reset()
+	if err := j.enc.Encode(v); err != nil {
+		s.buf = appendString(s.buf, "!ERROR:"+err.Error())
+		return
+	}
+	s.buf = append(s.buf, bytes.TrimSuffix(j.buf.Bytes(), []byte{'\n'})...)
+}
+
+// model writes a log model's fields at the current level, leaving out nil
+// values as kafkaesk leaves out None.
+func (s *state) model(m LogModel) {
+	rv := reflect.ValueOf(m)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return
+	}
+	for _, f := range modelFields(rv.Type()) {
+		fv, err := rv.FieldByIndexErr(f.index)
+		if err != nil || isNil(fv) || f.omitEmpty && fv.IsZero() {
+			continue
+		}
+		s.key(f.name)
+		switch fv.Kind() {
+		case reflect.String:
+			s.buf = appendString(s.buf, fv.String())
+		case reflect.Bool:
+			s.buf = strconv.AppendBool(s.buf, fv.Bool())
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			s.buf = strconv.AppendInt(s.buf, fv.Int(), 10)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			s.buf = strconv.AppendUint(s.buf, fv.Uint(), 10)
+		case reflect.Float32, reflect.Float64:
+			s.float(fv.Float())
+		default:
+			s.any(fv.Interface())
+		}
+	}
+}
+
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
+}
+
+type modelField struct {
+	name      string
+	index     []int
+	omitEmpty bool
+}
+
+var modelFieldCache sync.Map // reflect.Type → []modelField
+
+// modelFields lists a model type's JSON fields, in order, following
+// encoding/json's names; embedded structs are flattened.
+func modelFields(t reflect.Type) []modelField {
+	if f, ok := modelFieldCache.Load(t); ok {
+		return f.([]modelField)
+	}
+	var out []modelField
+	for _, f := range reflect.VisibleFields(t) {
+		if f.Anonymous && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := cutComma(tag)
+		if name == "" {
+			name = f.Name
+		}
+		if slices.ContainsFunc(out, func(o modelField) bool { return o.name == name }) {
+			continue // shadowed: the shallower field comes first in VisibleFields
+		}
+		out = append(out, modelField{name: name, index: f.Index, omitEmpty: opts == "omitempty" || opts == "omitzero"})
+	}
+	modelFieldCache.Store(t, out)
+	return out
+}
+
+func cutComma(s string) (string, string, bool) {
+	for i := range len(s) {
+		if s[i] == ',' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// modelKeys returns the top-level keys m writes.
+func modelKeys(m LogModel) []string {
+	t := reflect.TypeOf(m)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := modelFields(t)
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.name
+	}
+	return keys
+}
+
+// findError returns the first error value in a, or nil.
+func findError(a slog.Attr) error {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok && !isNilPointer(err) {
+			return err
+		}
+	case slog.KindGroup:
+		for _, ga := range v.Group() {
+			if err := findError(ga); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errorType names an error's Go type, "*fs.PathError".
+func errorType(err error) string {
+	return reflect.TypeOf(err).String()
+}
+
+// appendString appends s as a JSON string, escaping as encoding/json does
+// with HTML escaping off.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+const hex = "0123456789abcdef"
+
+func appendNullableString(dst []byte, s string) []byte {
+	if s == "" {
+		return append(dst, "null"...)
+	}
+	return appendString(dst, s)
+}
