@@ -144,6 +144,7 @@ func (e *Encoder) WithAttrs(attrs []slog.Attr) *Encoder {
 		return c
 	}
 	s := c.state(c.pre, c.groups[:c.nOpen])
+	s.sep = len(s.buf) > 0 && s.buf[len(s.buf)-1] != '{'
 	// Open the groups named since the last WithAttrs.
 	for _, g := range c.groups[c.nOpen:] {
 		s.key(g)
@@ -155,7 +156,6 @@ func (e *Encoder) WithAttrs(attrs []slog.Attr) *Encoder {
 		s.groups = c.groups
 		c.nOpen = len(c.groups)
 	}
-	s.sep = len(c.pre) > 0 && c.pre[len(c.pre)-1] != '{'
 	for _, a := range plain {
 		if k, ok := s.attr(a, len(c.groups) == 0); ok {
 			if slices.Contains(c.topKeys, k) || slices.Contains(c.levelKeys, k) {

@@ -1,0 +1,173 @@
+package sloghandler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/record"
+)
+
+// Errors returned by Handle. slog.Logger discards them; they are counted
+// in Stats either way.
+var (
+	// ErrDropped: the queue was full and the event was dropped.
+	ErrDropped = errors.New("sloghandler: queue full, event dropped")
+	// ErrClosed: the handler is closed.
+	ErrClosed = errors.New("sloghandler: handler closed")
+)
+
+// Handler is a slog.Handler that ships each record to a Kafka stream as a
+// kafkaesk log event (record.Encoder), without ever calling Kafka on the
+// caller's goroutine: Handle encodes the event into a pooled buffer and
+// hands it to a bounded queue; a background worker publishes the queue in
+// batches through the application, retrying with backoff while Kafka is
+// down or slow.
+//
+// Handlers derived with WithAttrs and WithGroup share the queue, the worker
+// and the counters. All methods are safe for concurrent use. Close the
+// root handler (any of them) to deliver what is queued.
+type Handler struct {
+	enc   *record.Encoder
+	level slog.Leveler
+	p     *pipeline
+}
+
+var _ slog.Handler = (*Handler)(nil)
+
+// New returns a Handler publishing to stream through app, and starts its
+// worker. app is not closed by the handler.
+func New(app *core.Application, stream string, opts *Options) (*Handler, error) {
+	return newHandler(app, false, stream, opts)
+}
+
+// Open returns a Handler with an application of its own for cfg; Close
+// closes it. The application's own diagnostics are discarded unless
+// cfg.Logger is set: logging them through this handler could loop.
+func Open(cfg core.Config, stream string, opts *Options) (*Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	app, err := core.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newHandler(app, true, stream, opts)
+}
+
+func newHandler(app *core.Application, ownsApp bool, stream string, opts *Options) (*Handler, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if stream == "" {
+		return nil, errors.New("sloghandler: the stream is empty")
+	}
+	if o.Level == nil {
+		o.Level = slog.LevelInfo
+	}
+	o.QueueSize = orDefault(o.QueueSize, DefaultQueueSize)
+	o.BlockTimeout = orDefault(o.BlockTimeout, DefaultBlockTimeout)
+	o.BatchSize = orDefault(o.BatchSize, DefaultBatchSize)
+	o.MaxBackoff = orDefault(o.MaxBackoff, DefaultMaxBackoff)
+	if o.Warnings == nil {
+		o.Warnings = os.Stderr
+	}
+	if o.Key == nil {
+		o.Key = []byte(record.LocalHost().Hostname)
+	}
+	var errs []error
+	if o.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("QueueSize %d is less than allowed 1", o.QueueSize))
+	}
+	if o.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("BatchSize %d is less than allowed 1", o.BatchSize))
+	}
+	if o.WhenFull != DropNewest && o.WhenFull != Block {
+		errs = append(errs, fmt.Errorf("WhenFull %d is not DropNewest or Block", o.WhenFull))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sloghandler: invalid options: %w", err)
+	}
+	enc := record.NewEncoder(&record.Options{
+		Schema:       o.Schema,
+		Logger:       o.Logger,
+		AddSource:    o.AddSource,
+		ReplaceAttr:  o.ReplaceAttr,
+		ContextAttrs: slices.Clone(o.ContextAttrs),
+	})
+	p := newPipeline(app, ownsApp, stream, &o)
+	go p.run()
+	return &Handler{enc: enc, level: o.Level, p: p}, nil
+}
+
+// Enabled reports whether l is at or above the handler's level.
+func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.level.Level()
+}
+
+// Handle encodes r on the caller's goroutine and queues it. It never
+// waits for Kafka: when the queue is full it drops the event (ErrDropped),
+// or with the Block policy waits at most BlockTimeout first. Canceling ctx
+// does not affect the record.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	buf := bufPool.Get().(*[]byte)
+	*buf = h.enc.Append((*buf)[:0], ctx, r)
+	event := make([]byte, len(*buf)) // owned by the queue from here on
+	copy(event, *buf)
+	if cap(*buf) <= maxPooled {
+		bufPool.Put(buf)
+	}
+	return h.p.enqueue(event)
+}
+
+// WithAttrs returns a Handler whose events carry attrs, encoded once.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	return &Handler{enc: h.enc.WithAttrs(attrs), level: h.level, p: h.p}
+}
+
+// WithGroup returns a Handler that puts later attributes in group name.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return &Handler{enc: h.enc.WithGroup(name), level: h.level, p: h.p}
+}
+
+// Stats returns the handler's counters; see Stats.
+func (h *Handler) Stats() Stats { return h.p.stats() }
+
+// Flush blocks until every event queued so far is published or has
+// failed, or ctx ends; then it returns an error saying how many are left.
+func (h *Handler) Flush(ctx context.Context) error { return h.p.flush(ctx) }
+
+// Close stops accepting events (Handle returns ErrClosed), delivers what is
+// queued until ctx ends, then stops the worker; events it could not
+// deliver are counted as failed and reported in the error. It closes the
+// application if the handler opened it. A second Close returns nil.
+func (h *Handler) Close(ctx context.Context) error { return h.p.close(ctx) }
+
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// maxPooled: larger buffers are not kept, so that one huge event does not
+// pin its buffer for good.
+const maxPooled = 16 << 10
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,72 @@
+package sloghandler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Options configures a Handler. The zero value logs Info and above to a
+// 10,000-event queue that drops new events when full, as kafkaesk's
+// handler does.
+type Options struct {
+	// Level is the minimum level handled. Default: slog.LevelInfo.
+	Level slog.Leveler
+	// AddSource adds the caller's function, file and line to each event.
+	AddSource bool
+	// ReplaceAttr rewrites or drops attributes, as in slog.HandlerOptions.
+	ReplaceAttr func(groups []string, a slog.Attr) slog.Attr
+	// ContextAttrs pull attributes from each record's context (trace ids,
+	// request ids), logged like the record's own.
+	ContextAttrs []func(ctx context.Context) []slog.Attr
+	// Logger is the events' "logger" field. Default: the program's name.
+	Logger string
+	// Schema is the envelope's schema key. Default: "PydanticLogModel:1",
+	// which Python kafkaesk services read.
+	Schema string
+	// Key is the record key of every event: it picks the partition.
+	// Default: the hostname, so that one process's events stay on one
+	// partition, in the order they were logged.
+	Key []byte
+
+	// QueueSize is how many encoded events wait for Kafka. Default: 10,000.
+	QueueSize int
+	// WhenFull says what Handle does when the queue is full.
+	// Default: DropNewest.
+	WhenFull FullPolicy
+	// BlockTimeout bounds the wait of the Block policy. Default: 100ms.
+	BlockTimeout time.Duration
+	// BatchSize is the most events the worker publishes at once.
+	// Default: 1,000.
+	BatchSize int
+	// MaxBackoff caps the wait between retries while Kafka fails.
+	// Default: 5s.
+	MaxBackoff time.Duration
+	// Warnings receives the handler's own warnings (drops, delivery
+	// failures), at most one every 30 seconds, never through slog (which
+	// could be this handler). Default: os.Stderr.
+	Warnings io.Writer
+}
+
+// FullPolicy is what Handle does when the queue is full.
+type FullPolicy int
+
+const (
+	// DropNewest drops the event being logged and counts it: the caller is
+	// never held. The default, as kafkaesk.
+	DropNewest FullPolicy = iota
+	// Block waits up to BlockTimeout for room, then drops: back-pressure
+	// for those who prefer it to loss.
+	Block
+)
+
+// Defaults, named so that docs, tests and the bench command agree.
+const (
+	DefaultQueueSize    = 10_000
+	DefaultBlockTimeout = 100 * time.Millisecond
+	DefaultBatchSize    = 1000
+	DefaultMaxBackoff   = 5 * time.Second
+	// WarnInterval is the least time between two warnings, as kafkaesk.
+	WarnInterval = 30 * time.Second
+)
