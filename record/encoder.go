@@ -194,69 +194,147 @@ func (e *Encoder) Append(dst []byte, ctx context.Context, r slog.Record) []byte 
 	for _, f := range e.opts.ContextAttrs {
 		extra = append(extra, f(ctx)...)
 	}
-	scan := e.scan(r, extra)
+	var scan scanResult
+	e.scan(r, extra, &scan)
 	start := len(dst)
-	dst, renamed := e.appendFast(dst, r, extra, scan)
+	dst, renamed := e.appendFast(dst, r, extra, &scan)
 	if scan.dup || renamed || e.renamed {
 		return dedupeEvent(dst, start, len(e.prefix)-1)
 	}
 	return dst
 }
 
-// scanResult is what a first pass over a record's attributes finds.
+// scanResult is what a first pass over a record's attributes finds. It
+// holds fixed arrays and counts rather than slices: appending to a slice
+// field through a pointer makes Go move its array to the heap, and the
+// common case (a few attributes, a model or two) must not allocate.
 type scanResult struct {
-	models     []LogModel
-	modelKeys  []string // top-level keys of the models, in order
+	model      [4]LogModel
+	nModel     int
+	moreModels []LogModel // past len(model): rare
 	err        error
-	recordKeys int  // record (and context) attributes that are not models
-	dup        bool // some object would get a key twice: take the slow path
+	recordKeys int        // record (and context) attributes that are not models
+	dup        bool       // some object would get a key twice: take the slow path
+	top        bool       // record attributes go to the top level
+	key        [16]string // keys at the level record attributes go to
+	nKey       int
+	over       [8]string // base fields a model overrides
+	nOver      int
 }
 
-func (e *Encoder) scan(r slog.Record, extra []slog.Attr) scanResult {
-	s := scanResult{models: e.models, err: e.err}
-	var keys [16]string
-	top := len(e.groups) == 0
-	level := keys[:0]
-	if top {
-		level = append(level, e.topKeys...)
-	} else if e.nOpen == len(e.groups) {
-		level = append(level, e.levelKeys...)
+func (s *scanResult) addModel(m LogModel) {
+	if s.nModel < len(s.model) {
+		s.model[s.nModel] = m
+		s.nModel++
+		return
 	}
-	visit := func(a slog.Attr) bool {
-		if m, ok := AsLogModel(a.Value); ok {
-			s.models = append(s.models, m)
-			return true
-		}
-		if s.err == nil {
-			s.err = findError(a)
-		}
-		v := a.Value.Resolve()
-		if a.Key == "" && v.Kind() != slog.KindGroup || v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
-			return true
-		}
-		s.recordKeys++
-		if v.Kind() == slog.KindGroup && (a.Key == "" || hasDupKeys(v.Group())) {
-			s.dup = s.dup || a.Key == "" || hasDupKeys(v.Group())
-		}
-		if slices.Contains(level, a.Key) {
+	s.moreModels = append(s.moreModels, m)
+}
+
+func (s *scanResult) modelAt(i int) LogModel {
+	if i < len(s.model) {
+		return s.model[i]
+	}
+	return s.moreModels[i-len(s.model)]
+}
+
+func (s *scanResult) models() int { return s.nModel + len(s.moreModels) }
+
+func (s *scanResult) addKey(k string) {
+	for _, x := range s.key[:s.nKey] {
+		if x == k {
 			s.dup = true
 		}
-		level = append(level, a.Key)
-		return true
 	}
-	for _, a := range extra {
-		visit(a)
+	if s.nKey == len(s.key) {
+		s.dup = true // too many to check here: let the slow path do it
+		return
 	}
-	r.Attrs(visit)
-	for _, m := range s.models {
-		for _, k := range modelKeys(m) {
-			if slices.Contains(s.modelKeys, k) || top && slices.Contains(level, k) || !top && slices.Contains(e.topKeys, k) {
-				s.dup = true
-			}
-			s.modelKeys = append(s.modelKeys, k)
+	s.key[s.nKey] = k
+	s.nKey++
+}
+
+func (s *scanResult) hasKey(k string) bool {
+	for _, x := range s.key[:s.nKey] {
+		if x == k {
+			return true
 		}
 	}
-	return s
+	return false
+}
+
+func (s *scanResult) overrides(k string) bool {
+	for _, x := range s.over[:s.nOver] {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Encoder) scan(r slog.Record, extra []slog.Attr, s *scanResult) {
+	for _, m := range e.models {
+		s.addModel(m)
+	}
+	s.err = e.err
+	s.top = len(e.groups) == 0
+	if s.top {
+		for _, k := range e.topKeys {
+			s.addKey(k)
+		}
+	} else if e.nOpen == len(e.groups) {
+		for _, k := range e.levelKeys {
+			s.addKey(k)
+		}
+	}
+	for _, a := range extra {
+		s.visit(a)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		s.visit(a)
+		return true
+	})
+	for i := range s.models() {
+		for _, f := range modelFieldsOf(s.modelAt(i)) {
+			switch {
+			case slices.Contains(reserved, f.name):
+				if s.nOver < len(s.over) {
+					s.over[s.nOver] = f.name
+					s.nOver++
+				} else {
+					s.dup = true
+				}
+			case s.top && s.hasKey(f.name), !s.top && slices.Contains(e.topKeys, f.name):
+				s.dup = true
+			}
+			for j := range i {
+				for _, o := range modelFieldsOf(s.modelAt(j)) {
+					if o.name == f.name {
+						s.dup = true
+					}
+				}
+			}
+		}
+	}
+}
+
+func (s *scanResult) visit(a slog.Attr) {
+	if m, ok := AsLogModel(a.Value); ok {
+		s.addModel(m)
+		return
+	}
+	if s.err == nil {
+		s.err = findError(a)
+	}
+	v := a.Value.Resolve()
+	if a.Key == "" && v.Kind() != slog.KindGroup || v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
+		return
+	}
+	s.recordKeys++
+	if v.Kind() == slog.KindGroup && (a.Key == "" || hasDupKeys(v.Group())) {
+		s.dup = true // inlined groups and groups with repeated keys
+	}
+	s.addKey(a.Key)
 }
 
 func hasDupKeys(attrs []slog.Attr) bool {
@@ -272,7 +350,7 @@ func hasDupKeys(attrs []slog.Attr) bool {
 
 // appendFast writes the event into dst. It reports whether ReplaceAttr
 // renamed a key, which may have made a duplicate.
-func (e *Encoder) appendFast(dst []byte, r slog.Record, extra []slog.Attr, scan scanResult) ([]byte, bool) {
+func (e *Encoder) appendFast(dst []byte, r slog.Record, extra []slog.Attr, scan *scanResult) ([]byte, bool) {
 	dst = append(dst, e.prefix...)
 	s := e.state(dst, nil)
 	dst = e.appendBase(&s, r, scan)
@@ -313,16 +391,16 @@ func (e *Encoder) appendFast(dst []byte, r slog.Record, extra []slog.Attr, scan 
 	}
 	s.sep = true
 	s.groups = nil
-	for _, m := range scan.models {
-		s.model(m)
+	for i := range scan.models() {
+		s.model(scan.modelAt(i))
 	}
 	return append(s.buf, "}}"...), s.renamed
 }
 
 // appendBase writes the base fields, leaving out those a log model
 // overrides.
-func (e *Encoder) appendBase(s *state, r slog.Record, scan scanResult) []byte {
-	over := func(k string) bool { return slices.Contains(scan.modelKeys, k) }
+func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) []byte {
+	over := scan.overrides
 	field := func(k string, v []byte) {
 		if !over(k) {
 			s.key(k)

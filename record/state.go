@@ -301,8 +301,8 @@ func cutComma(s string) (string, string, bool) {
 	return s, "", false
 }
 
-// modelKeys returns the top-level keys m writes.
-func modelKeys(m LogModel) []string {
+// modelFieldsOf returns the fields a log model writes at the top level.
+func modelFieldsOf(m LogModel) []modelField {
 	t := reflect.TypeOf(m)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -310,12 +310,7 @@ func modelKeys(m LogModel) []string {
 	if t.Kind() != reflect.Struct {
 		return nil
 	}
-	fields := modelFields(t)
-	keys := make([]string, len(fields))
-	for i, f := range fields {
-		keys[i] = f.name
-	}
-	return keys
+	return modelFields(t)
 }
 
 // findError returns the first error value in a, or nil.

@@ -1,0 +1,85 @@
+package sloghandler_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/record"
+	"github.com/kafkaesk-go/kafkaesk/sloghandler"
+)
+
+// The per-call benchmarks time what a log call costs the caller: Handle
+// encodes and queues, and never touches Kafka. Compare h=sloghandler with
+// h=slog.JSONHandler (io.Discard) on the same call:
+//
+//	go test -run '^$' -bench 'Handle' -benchmem ./sloghandler/
+
+type requestLog struct {
+	record.Model
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+func logCall(l *slog.Logger) {
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request served",
+		slog.String("user", "ana"),
+		slog.Int("items", 3),
+		slog.Duration("took", 1500*time.Microsecond),
+		slog.Bool("cached", true),
+		slog.Float64("ratio", 0.75),
+		slog.Any("request", requestLog{Method: "POST", Path: "/api/v1/orders", Status: 201}),
+	)
+}
+
+// benchHandler is a Handler whose worker cannot reach Kafka: once its
+// queue is full every call takes the full encode, copy and enqueue path
+// and then drops, so the numbers are the caller's cost alone.
+func benchHandler(b *testing.B) *sloghandler.Handler {
+	app, err := core.New(core.Config{Brokers: []string{"127.0.0.1:1"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := sloghandler.New(app, "logs", &sloghandler.Options{Warnings: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		h.Close(ctx)
+		app.Close(ctx)
+	})
+	return h
+}
+
+func BenchmarkHandle(b *testing.B) {
+	handlers := []struct {
+		name string
+		h    func(b *testing.B) slog.Handler
+	}{
+		{"sloghandler", func(b *testing.B) slog.Handler { return benchHandler(b) }},
+		{"slog.JSONHandler", func(*testing.B) slog.Handler { return slog.NewJSONHandler(io.Discard, nil) }},
+	}
+	for _, h := range handlers {
+		b.Run("h="+h.name, func(b *testing.B) {
+			l := slog.New(h.h(b)).With("service", "checkout", "version", "1.4.2")
+			b.ReportAllocs()
+			for b.Loop() {
+				logCall(l)
+			}
+		})
+	}
+}
+
+func BenchmarkHandleDisabled(b *testing.B) {
+	l := slog.New(benchHandler(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Debug("not logged", "n", 1)
+	}
+}
