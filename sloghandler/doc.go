@@ -1,0 +1,38 @@
+// Package sloghandler is a slog.Handler that ships structured logs to
+// Kafka as kafkaesk log events, so that Python services using kafkaesk and
+// Go services read each other's logs, without ever slowing or blocking the
+// service that logs.
+//
+//	h, err := sloghandler.Open(core.Config{Brokers: []string{"kafka:9092"}}, "logs.checkout", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer h.Close(context.Background())
+//	slog.SetDefault(slog.New(h))
+//
+// # What a call costs
+//
+// Handle encodes the event on the caller's goroutine (record.Encoder: the
+// PydanticLogModel:1 envelope, with log models merged) into a pooled
+// buffer, copies it once, and hands it to a bounded queue. It never calls
+// Kafka. When the queue is full the event is dropped and counted (the
+// default, as kafkaesk), or with [Block] the caller waits at most
+// BlockTimeout. A warning about drops goes to stderr at most once every
+// 30 seconds.
+//
+// # Delivery
+//
+// One worker goroutine publishes the queue in batches through the core
+// application (same envelope, topic prefix and topic creation as
+// core.Application.Publish), waits for the acknowledgements, and retries
+// failures with backoff while Kafka is down or slow, keeping the events.
+// Events are keyed by the hostname by default, so one process's events
+// stay on one partition, in order. [Handler.Flush] and [Handler.Close]
+// deliver what is queued within their context's deadline; [Handler.Stats]
+// accounts for every event: Enqueued = Published + Dropped + Failed + Queued.
+//
+// # Console and Kafka together
+//
+// Send one logger to both this handler and the console handler of
+// package streamhandler with slog.NewMultiHandler.
+package sloghandler
