@@ -26,7 +26,7 @@ func newApp(t *testing.T, brokers []string) *core.Application {
 	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(t), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		app.Close(ctx)
 	})
