@@ -74,6 +74,7 @@ type groupOrAttrs struct {
 // baseFields are the host fields, encoded once.
 type baseFields struct {
 	logger, hostname, service, namespace, cluster []byte
+	hostBlock                                     []byte // `,"hostname":…,"cluster":…`
 }
 
 // NewEncoder returns an Encoder for opts (nil: defaults).
@@ -103,6 +104,15 @@ func NewEncoder(opts *Options) *Encoder {
 		namespace: appendNullableString(nil, h.Namespace),
 		cluster:   appendNullableString(nil, h.Cluster),
 	}
+	hb := state{buf: nil, sep: true}
+	for _, f := range []struct {
+		k string
+		v []byte
+	}{{"hostname", e.base.hostname}, {"service", e.base.service}, {"namespace", e.base.namespace}, {"cluster", e.base.cluster}} {
+		hb.key(f.k)
+		hb.buf = append(hb.buf, f.v...)
+	}
+	e.base.hostBlock = hb.buf
 	return e
 }
 
@@ -319,14 +329,26 @@ func (e *Encoder) scan(r slog.Record, extra []slog.Attr, s *scanResult) {
 }
 
 func (s *scanResult) visit(a slog.Attr) {
-	if m, ok := AsLogModel(a.Value); ok {
-		s.addModel(m)
-		return
+	v := a.Value
+	if v.Kind() == slog.KindLogValuer {
+		v = v.Resolve()
 	}
-	if s.err == nil {
-		s.err = findError(a)
+	switch v.Kind() {
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case LogModel:
+			s.addModel(x)
+			return
+		case error:
+			if s.err == nil && !isNilPointer(x) {
+				s.err = x
+			}
+		}
+	case slog.KindGroup:
+		if s.err == nil {
+			s.err = findError(slog.Attr{Key: a.Key, Value: v})
+		}
 	}
-	v := a.Value.Resolve()
 	if a.Key == "" && v.Kind() != slog.KindGroup || v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
 		return
 	}
@@ -429,9 +451,7 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) []byte {
 	}
 	if !dropTime && !over("timestamp") {
 		s.key("timestamp")
-		s.buf = append(s.buf, '"')
-		s.buf = t.UTC().AppendFormat(s.buf, "2006-01-02T15:04:05.000000Z07:00")
-		s.buf = append(s.buf, '"')
+		s.buf = appendTimestamp(s.buf, t)
 	}
 	field("logger", e.base.logger)
 	py := PythonLevel(level)
@@ -464,10 +484,14 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) []byte {
 			s.buf = append(s.buf, "null"...)
 		}
 	}
-	field("hostname", e.base.hostname)
-	field("service", e.base.service)
-	field("namespace", e.base.namespace)
-	field("cluster", e.base.cluster)
+	if scan.nOver == 0 {
+		s.buf = append(s.buf, e.base.hostBlock...) // all four at once
+	} else {
+		field("hostname", e.base.hostname)
+		field("service", e.base.service)
+		field("namespace", e.base.namespace)
+		field("cluster", e.base.cluster)
+	}
 	if e.opts.AddSource && r.PC != 0 && !over("source") {
 		src := source(r.PC)
 		a := slog.Any(slog.SourceKey, src)

@@ -33,9 +33,64 @@ func (s *state) key(k string) {
 	if s.sep {
 		s.buf = append(s.buf, ',')
 	}
-	s.buf = appendString(s.buf, k)
-	s.buf = append(s.buf, ':')
+	if plainASCII(k) {
+		s.buf = append(s.buf, '"')
+		s.buf = append(s.buf, k...)
+		s.buf = append(s.buf, '"', ':')
+	} else {
+		s.buf = appendString(s.buf, k)
+		s.buf = append(s.buf, ':')
+	}
 	s.sep = true
+}
+
+// plainASCII reports whether s is written in JSON as it is: printable
+// ASCII without quotes or backslashes (most keys).
+func plainASCII(s string) bool {
+	for i := range len(s) {
+		if b := s[i]; b < 0x20 || b >= utf8.RuneSelf || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000000Z", the
+// layout time.Format would write, without its layout parsing.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
+		return append(dst, '"')
+	}
+	micro := t.Nanosecond() / 1000
+	dst = append(dst, '"')
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, micro, 6)
+	return append(dst, 'Z', '"')
+}
+
+func appendDigits(dst []byte, n, width int) []byte {
+	var b [8]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(dst, b[:width]...)
 }
 
 // attr writes a, following slog's rules: values resolved, ReplaceAttr
