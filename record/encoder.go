@@ -56,14 +56,16 @@ type Encoder struct {
 	groups []string
 	nOpen  int
 
-	// For duplicate detection: the top-level keys in pre, and the keys
-	// written into the innermost open group since it opened.
-	topKeys, levelKeys []string
+	// For duplicate detection, the keys pre wrote into the objects it
+	// leaves open: preKeys[preMarks[d]:] (up to the next mark) are those
+	// of the object at depth d, 0 being the data object.
+	preKeys  []string
+	preMarks []int
+	preDup   bool // pre holds a key twice: every event takes the slow path
 	// goas is every WithAttrs/WithGroup call, for the slow path.
-	goas    []groupOrAttrs
-	models  []LogModel // log models from WithAttrs
-	err     error      // first error value from WithAttrs
-	renamed bool       // ReplaceAttr renamed a key in pre
+	goas   []groupOrAttrs
+	models []LogModel // log models from WithAttrs
+	err    error      // first error value from WithAttrs
 }
 
 type groupOrAttrs struct {
@@ -138,9 +140,14 @@ func (e *Encoder) WithAttrs(attrs []slog.Attr) *Encoder {
 		return e
 	}
 	c := e.clone()
-	c.goas = append(c.goas, groupOrAttrs{attrs: slices.Clone(attrs)})
+	// Resolve once, here, as slog.JSONHandler does: never again per record.
+	resolved := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		resolved[i] = resolveAttr(a)
+	}
+	c.goas = append(c.goas, groupOrAttrs{attrs: resolved})
 	var plain []slog.Attr
-	for _, a := range attrs {
+	for _, a := range resolved {
 		if m, ok := AsLogModel(a.Value); ok {
 			c.models = append(c.models, m)
 			continue
@@ -153,34 +160,45 @@ func (e *Encoder) WithAttrs(attrs []slog.Attr) *Encoder {
 	if len(plain) == 0 {
 		return c
 	}
-	s := c.state(c.pre, c.groups[:c.nOpen])
+	s := c.state(c.pre, nil)
+	c.loadPre(&s)
 	s.sep = len(s.buf) > 0 && s.buf[len(s.buf)-1] != '{'
 	// Open the groups named since the last WithAttrs.
 	for _, g := range c.groups[c.nOpen:] {
-		s.key(g)
-		s.buf = append(s.buf, '{')
-		s.sep = false
-		c.levelKeys = nil
+		s.key(topKey(g, s.depth == 1))
+		s.open()
 	}
-	if c.nOpen < len(c.groups) {
-		s.groups = c.groups
-		c.nOpen = len(c.groups)
-	}
+	s.groups = c.groups
+	opened := len(s.buf)
 	for _, a := range plain {
-		if k, ok := s.attr(a, len(c.groups) == 0); ok {
-			if slices.Contains(c.topKeys, k) || slices.Contains(c.levelKeys, k) {
-				c.renamed = true // a duplicate within pre itself
-			}
-			if len(c.groups) == 0 {
-				c.topKeys = append(c.topKeys, k)
-			} else {
-				c.levelKeys = append(c.levelKeys, k)
-			}
-		}
+		s.attr(a, len(c.groups) == 0)
+	}
+	if len(s.buf) == opened {
+		// Nothing written (empty groups, empty attributes, all dropped by
+		// ReplaceAttr): no empty groups either, as slog.JSONHandler does.
+		return c
 	}
 	c.pre = s.buf
-	c.renamed = c.renamed || s.renamed
+	c.nOpen = len(c.groups)
+	c.preKeys = slices.Clone(s.keys[:s.nKeys])
+	c.preMarks = slices.Clone(s.marks[:min(s.depth, len(s.marks))])
+	c.preDup = c.preDup || s.dup
 	return c
+}
+
+// loadPre sets s to track keys as pre leaves the objects: open at depth
+// len(preMarks), with the keys pre wrote.
+func (e *Encoder) loadPre(s *state) {
+	s.depth = 1 // the data object
+	if len(e.preMarks) == 0 {
+		return
+	}
+	if len(e.preKeys) > len(s.keys) || len(e.preMarks) > len(s.marks) {
+		s.dup = true // too many to track: let the slow path sort it out
+	}
+	s.nKeys = copy(s.keys[:], e.preKeys)
+	copy(s.marks[:], e.preMarks)
+	s.depth = len(e.preMarks)
 }
 
 // clone copies every slice, so that the derived Encoder and its siblings
@@ -190,8 +208,8 @@ func (e *Encoder) clone() *Encoder {
 	c := *e
 	c.pre = slices.Clip(e.pre)
 	c.groups = slices.Clip(e.groups)
-	c.topKeys = slices.Clip(e.topKeys)
-	c.levelKeys = slices.Clip(e.levelKeys)
+	c.preKeys = slices.Clip(e.preKeys)
+	c.preMarks = slices.Clip(e.preMarks)
 	c.goas = slices.Clip(e.goas)
 	c.models = slices.Clip(e.models)
 	return &c
@@ -200,18 +218,60 @@ func (e *Encoder) clone() *Encoder {
 // Append appends the event of r, in the envelope, to dst. ctx is read only
 // for ContextAttrs.
 func (e *Encoder) Append(dst []byte, ctx context.Context, r slog.Record) []byte {
-	var extra []slog.Attr
+	// The context's and the record's attributes, each value resolved once
+	// (LogValuers are called once per record, as slog.JSONHandler does).
+	var front [8]slog.Attr
+	attrs := front[:0]
 	for _, f := range e.opts.ContextAttrs {
-		extra = append(extra, f(ctx)...)
+		for _, a := range f(ctx) {
+			attrs = append(attrs, resolveAttr(a))
+		}
 	}
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = append(attrs, resolveAttr(a))
+		return true
+	})
 	var scan scanResult
-	e.scan(r, extra, &scan)
+	e.scan(attrs, &scan)
 	start := len(dst)
-	dst, renamed := e.appendFast(dst, r, extra, &scan)
-	if scan.dup || renamed || e.renamed {
+	dst, dup := e.appendFast(dst, r, attrs, &scan)
+	if dup {
 		return dedupeEvent(dst, start, len(e.prefix)-1)
 	}
 	return dst
+}
+
+// resolveAttr resolves a's value and, in a group, its members' values.
+func resolveAttr(a slog.Attr) slog.Attr {
+	a.Value = resolveValue(a.Value)
+	return a
+}
+
+func resolveValue(v slog.Value) slog.Value {
+	v = v.Resolve()
+	if v.Kind() != slog.KindGroup || !needsResolve(v.Group()) {
+		return v
+	}
+	g := v.Group()
+	out := make([]slog.Attr, len(g))
+	for i, a := range g {
+		out[i] = resolveAttr(a)
+	}
+	return slog.GroupValue(out...)
+}
+
+func needsResolve(as []slog.Attr) bool {
+	for _, a := range as {
+		switch a.Value.Kind() {
+		case slog.KindLogValuer:
+			return true
+		case slog.KindGroup:
+			if needsResolve(a.Value.Group()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // scanResult is what a first pass over a record's attributes finds. It
@@ -223,13 +283,7 @@ type scanResult struct {
 	nModel     int
 	moreModels []LogModel // past len(model): rare
 	err        error
-	recordKeys int        // record (and context) attributes that are not models
-	dup        bool       // some object would get a key twice: take the slow path
-	top        bool       // record attributes go to the top level
-	key        [16]string // keys at the level record attributes go to
-	nKey       int
-	over       [8]string // base fields a model overrides
-	nOver      int
+	recordKeys int // record (and context) attributes that may write something
 }
 
 func (s *scanResult) addModel(m LogModel) {
@@ -250,89 +304,20 @@ func (s *scanResult) modelAt(i int) LogModel {
 
 func (s *scanResult) models() int { return s.nModel + len(s.moreModels) }
 
-func (s *scanResult) addKey(k string) {
-	for _, x := range s.key[:s.nKey] {
-		if x == k {
-			s.dup = true
-		}
-	}
-	if s.nKey == len(s.key) {
-		s.dup = true // too many to check here: let the slow path do it
-		return
-	}
-	s.key[s.nKey] = k
-	s.nKey++
-}
-
-func (s *scanResult) hasKey(k string) bool {
-	for _, x := range s.key[:s.nKey] {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *scanResult) overrides(k string) bool {
-	for _, x := range s.over[:s.nOver] {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Encoder) scan(r slog.Record, extra []slog.Attr, s *scanResult) {
+func (e *Encoder) scan(attrs []slog.Attr, s *scanResult) {
 	for _, m := range e.models {
 		s.addModel(m)
 	}
 	s.err = e.err
-	s.top = len(e.groups) == 0
-	if s.top {
-		for _, k := range e.topKeys {
-			s.addKey(k)
-		}
-	} else if e.nOpen == len(e.groups) {
-		for _, k := range e.levelKeys {
-			s.addKey(k)
-		}
-	}
-	for _, a := range extra {
+	for _, a := range attrs {
 		s.visit(a)
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		s.visit(a)
-		return true
-	})
-	for i := range s.models() {
-		for _, f := range modelFieldsOf(s.modelAt(i)) {
-			switch {
-			case slices.Contains(reserved, f.name):
-				if s.nOver < len(s.over) {
-					s.over[s.nOver] = f.name
-					s.nOver++
-				} else {
-					s.dup = true
-				}
-			case s.top && s.hasKey(f.name), !s.top && slices.Contains(e.topKeys, f.name):
-				s.dup = true
-			}
-			for j := range i {
-				for _, o := range modelFieldsOf(s.modelAt(j)) {
-					if o.name == f.name {
-						s.dup = true
-					}
-				}
-			}
-		}
 	}
 }
 
+// visit notes a resolved attribute: a log model, the first error, and
+// whether it may write anything.
 func (s *scanResult) visit(a slog.Attr) {
 	v := a.Value
-	if v.Kind() == slog.KindLogValuer {
-		v = v.Resolve()
-	}
 	switch v.Kind() {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
@@ -345,38 +330,26 @@ func (s *scanResult) visit(a slog.Attr) {
 			}
 		}
 	case slog.KindGroup:
+		if len(v.Group()) == 0 {
+			return
+		}
 		if s.err == nil {
-			s.err = findError(slog.Attr{Key: a.Key, Value: v})
+			s.err = findError(a)
 		}
 	}
-	if a.Key == "" && v.Kind() != slog.KindGroup || v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
+	if a.Equal(slog.Attr{}) {
 		return
 	}
 	s.recordKeys++
-	if v.Kind() == slog.KindGroup && (a.Key == "" || hasDupKeys(v.Group())) {
-		s.dup = true // inlined groups and groups with repeated keys
-	}
-	s.addKey(a.Key)
 }
 
-func hasDupKeys(attrs []slog.Attr) bool {
-	for i, a := range attrs {
-		for _, b := range attrs[:i] {
-			if a.Key == b.Key {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// appendFast writes the event into dst. It reports whether ReplaceAttr
-// renamed a key, which may have made a duplicate.
-func (e *Encoder) appendFast(dst []byte, r slog.Record, extra []slog.Attr, scan *scanResult) ([]byte, bool) {
+// appendFast writes the event into dst. It reports whether an object got a
+// key twice, so that the event needs dedupeEvent.
+func (e *Encoder) appendFast(dst []byte, r slog.Record, attrs []slog.Attr, scan *scanResult) ([]byte, bool) {
 	dst = append(dst, e.prefix...)
 	s := e.state(dst, nil)
-	dst = e.appendBase(&s, r, scan)
-	s.buf = dst
+	e.appendBase(&s, r, scan)
+	e.loadPre(&s)
 
 	// WithAttrs output, then the record's attributes in the open groups.
 	if len(e.pre) > 0 {
@@ -388,47 +361,40 @@ func (e *Encoder) appendFast(dst []byte, r slog.Record, extra []slog.Attr, scan 
 	}
 	opened := e.nOpen
 	if scan.recordKeys > 0 {
-		s.groups = e.groups[:e.nOpen]
+		pos, sep, depth, nKeys := len(s.buf), s.sep, s.depth, s.nKeys
 		for _, g := range e.groups[e.nOpen:] {
-			s.key(g)
-			s.buf = append(s.buf, '{')
-			s.sep = false
-			s.groups = append(s.groups[:len(s.groups):len(s.groups)], g)
+			s.key(topKey(g, s.depth == 1))
+			s.open()
 		}
-		opened = len(e.groups)
+		s.groups = e.groups
+		written := len(s.buf)
 		top := len(e.groups) == 0
-		write := func(a slog.Attr) bool {
+		for _, a := range attrs {
 			if _, ok := AsLogModel(a.Value); !ok {
 				s.attr(a, top)
 			}
-			return true
 		}
-		for _, a := range extra {
-			write(a)
+		if len(s.buf) == written {
+			// Nothing written (ReplaceAttr dropped it all): no empty groups.
+			s.buf, s.sep, s.depth, s.nKeys = s.buf[:pos], sep, depth, nKeys
+		} else {
+			opened = len(e.groups)
 		}
-		r.Attrs(write)
 	}
 	for range opened {
-		s.buf = append(s.buf, '}')
+		s.close()
 	}
-	s.sep = true
 	s.groups = nil
 	for i := range scan.models() {
 		s.model(scan.modelAt(i))
 	}
-	return append(s.buf, "}}"...), s.renamed
+	return append(s.buf, "}}"...), s.dup || e.preDup
 }
 
-// appendBase writes the base fields, leaving out those a log model
-// overrides.
-func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) []byte {
-	over := scan.overrides
-	field := func(k string, v []byte) {
-		if !over(k) {
-			s.key(k)
-			s.buf = append(s.buf, v...)
-		}
-	}
+// appendBase writes the base fields. A log model that names one of them
+// writes it again, later, and dedupeEvent puts its value in the base
+// field's place, as a Python dict update does.
+func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
 	t, level, msg := r.Time, r.Level, r.Message
 	dropTime := t.IsZero()
 	if rep := e.opts.ReplaceAttr; rep != nil {
@@ -449,61 +415,45 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) []byte {
 			msg = v.String()
 		}
 	}
-	if !dropTime && !over("timestamp") {
-		s.key("timestamp")
+	if !dropTime {
+		s.rawKey("timestamp")
 		s.buf = appendTimestamp(s.buf, t)
 	}
-	field("logger", e.base.logger)
+	s.rawKey("logger")
+	s.buf = append(s.buf, e.base.logger...)
 	py := PythonLevel(level)
-	if !over("severity") {
-		s.key("severity")
-		s.buf = appendString(s.buf, Severity(py))
-	}
-	if !over("level") {
-		s.key("level")
-		s.buf = strconv.AppendInt(s.buf, int64(py), 10)
-	}
-	if !over("message") {
-		s.key("message")
-		s.buf = appendString(s.buf, msg)
-	}
-	if !over("exception") {
-		s.key("exception")
-		if scan.err != nil {
-			s.buf = appendString(s.buf, errorType(scan.err))
-		} else {
-			s.buf = append(s.buf, "null"...)
-		}
-	}
-	field("trace", []byte("null"))
-	if !over("stack") {
-		s.key("stack")
-		if scan.err != nil {
-			s.buf = appendString(s.buf, scan.err.Error())
-		} else {
-			s.buf = append(s.buf, "null"...)
-		}
-	}
-	if scan.nOver == 0 {
-		s.buf = append(s.buf, e.base.hostBlock...) // all four at once
+	s.rawKey("severity")
+	s.buf = appendString(s.buf, Severity(py))
+	s.rawKey("level")
+	s.buf = strconv.AppendInt(s.buf, int64(py), 10)
+	s.rawKey("message")
+	s.buf = appendString(s.buf, msg)
+	s.rawKey("exception")
+	if scan.err != nil {
+		s.buf = appendString(s.buf, errorType(scan.err))
 	} else {
-		field("hostname", e.base.hostname)
-		field("service", e.base.service)
-		field("namespace", e.base.namespace)
-		field("cluster", e.base.cluster)
+		s.buf = append(s.buf, "null"...)
 	}
-	if e.opts.AddSource && r.PC != 0 && !over("source") {
+	s.rawKey("trace")
+	s.buf = append(s.buf, "null"...)
+	s.rawKey("stack")
+	if scan.err != nil {
+		s.buf = appendString(s.buf, errorText(scan.err))
+	} else {
+		s.buf = append(s.buf, "null"...)
+	}
+	s.buf = append(s.buf, e.base.hostBlock...) // hostname, service, namespace, cluster
+	if e.opts.AddSource && r.PC != 0 {
 		src := source(r.PC)
 		a := slog.Any(slog.SourceKey, src)
 		if rep := e.opts.ReplaceAttr; rep != nil {
 			a = rep(nil, a)
 		}
 		if !a.Equal(slog.Attr{}) {
-			s.key("source")
+			s.rawKey("source")
 			s.value(a.Value)
 		}
 	}
-	return s.buf
 }
 
 func source(pc uintptr) *slog.Source {
@@ -545,6 +495,9 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	c := *h
 	c.enc = h.enc.WithGroup(name)
 	return &c

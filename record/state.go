@@ -17,19 +17,37 @@ import (
 
 // state writes one JSON object's worth of fields into buf.
 type state struct {
-	buf     []byte
-	sep     bool     // a comma goes before the next key
-	groups  []string // open groups, for ReplaceAttr
-	rep     func(groups []string, a slog.Attr) slog.Attr
-	renamed bool // ReplaceAttr changed a key
+	buf    []byte
+	sep    bool     // a comma goes before the next key
+	groups []string // open groups, for ReplaceAttr
+	rep    func(groups []string, a slog.Attr) slog.Attr
+
+	// Duplicate detection, by the keys actually written:
+	// keys[marks[depth-1]:nKeys] are those of the innermost open object
+	// (marks[0]: the data object's), and depth counts the open objects,
+	// 0 when not tracking. Fixed arrays keep the state on the stack; past
+	// them dup is set and dedupeEvent sorts the event out.
+	keys  [64]string
+	nKeys int
+	marks [16]int
+	depth int
+	dup   bool // an object got a key twice: the event needs dedupeEvent
 }
 
 func (e *Encoder) state(buf []byte, groups []string) state {
 	return state{buf: buf, groups: groups, rep: e.opts.ReplaceAttr}
 }
 
-// key writes a key and its colon, after a comma when one is due.
+// key writes a key and its colon, after a comma when one is due, and
+// notes it for duplicate detection.
 func (s *state) key(k string) {
+	s.track(k)
+	s.rawKey(k)
+}
+
+// rawKey writes a key without noting it: a base field's, which no
+// attribute can repeat (see topKey; models are checked in model).
+func (s *state) rawKey(k string) {
 	if s.sep {
 		s.buf = append(s.buf, ',')
 	}
@@ -42,6 +60,45 @@ func (s *state) key(k string) {
 		s.buf = append(s.buf, ':')
 	}
 	s.sep = true
+}
+
+func (s *state) track(k string) {
+	if s.dup || s.depth == 0 {
+		return // a duplicate already, or not tracking
+	}
+	for _, x := range s.keys[s.marks[s.depth-1]:s.nKeys] {
+		if x == k {
+			s.dup = true
+			return
+		}
+	}
+	if s.nKeys == len(s.keys) {
+		s.dup = true
+		return
+	}
+	s.keys[s.nKeys] = k
+	s.nKeys++
+}
+
+// open opens an object, after its key.
+func (s *state) open() {
+	s.buf = append(s.buf, '{')
+	s.sep = false
+	if s.depth < len(s.marks) {
+		s.marks[s.depth] = s.nKeys
+	} else {
+		s.dup = true
+	}
+	s.depth++
+}
+
+func (s *state) close() {
+	s.buf = append(s.buf, '}')
+	s.sep = true
+	s.depth--
+	if s.depth < len(s.marks) {
+		s.nKeys = s.marks[s.depth]
+	}
 }
 
 // plainASCII reports whether s is written in JSON as it is: printable
@@ -97,47 +154,48 @@ func appendDigits(dst []byte, n, width int) []byte {
 // applied to non-group attributes, empty attributes and empty groups
 // dropped, groups with an empty key inlined. At the top level a key that
 // names one of the event's own fields is written as "fields.<key>". It
-// returns the key written.
-func (s *state) attr(a slog.Attr, top bool) (string, bool) {
+// reports whether it wrote anything: a group that turns out empty (its
+// attributes all dropped by ReplaceAttr) is taken back, as slog does.
+func (s *state) attr(a slog.Attr, top bool) bool {
 	a.Value = a.Value.Resolve()
 	if a.Value.Kind() != slog.KindGroup && s.rep != nil {
-		k := a.Key
 		a = s.rep(s.groups, a)
 		a.Value = a.Value.Resolve()
-		s.renamed = s.renamed || a.Key != k
 	}
 	if a.Equal(slog.Attr{}) {
-		return "", false
+		return false
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		attrs := a.Value.Group()
 		if len(attrs) == 0 {
-			return "", false
+			return false
 		}
+		wrote := false
 		if a.Key == "" {
 			for _, ga := range attrs {
-				s.attr(ga, top)
+				wrote = s.attr(ga, top) || wrote
 			}
-			return "", false
+			return wrote
 		}
+		pos, sep, nKeys := len(s.buf), s.sep, s.nKeys
 		s.key(topKey(a.Key, top))
-		s.buf = append(s.buf, '{')
-		s.sep = false
+		s.open()
 		s.groups = append(s.groups[:len(s.groups):len(s.groups)], a.Key)
 		for _, ga := range attrs {
-			s.attr(ga, false)
+			wrote = s.attr(ga, false) || wrote
 		}
 		s.groups = s.groups[:len(s.groups)-1]
-		s.buf = append(s.buf, '}')
-		s.sep = true
-		return a.Key, true
-	}
-	if a.Key == "" {
-		return "", false
+		if !wrote {
+			s.buf, s.sep, s.nKeys = s.buf[:pos], sep, nKeys
+			s.depth--
+			return false
+		}
+		s.close()
+		return true
 	}
 	s.key(topKey(a.Key, top))
 	s.value(a.Value)
-	return a.Key, true
+	return true
 }
 
 func topKey(k string, top bool) string {
@@ -158,7 +216,7 @@ func (s *state) value(v slog.Value) {
 	case slog.KindUint64:
 		s.buf = strconv.AppendUint(s.buf, v.Uint64(), 10)
 	case slog.KindFloat64:
-		s.float(v.Float64())
+		s.float(v.Float64(), 64)
 	case slog.KindBool:
 		s.buf = strconv.AppendBool(s.buf, v.Bool())
 	case slog.KindDuration:
@@ -168,13 +226,11 @@ func (s *state) value(v slog.Value) {
 		s.buf = v.Time().AppendFormat(s.buf, time.RFC3339Nano)
 		s.buf = append(s.buf, '"')
 	case slog.KindGroup:
-		s.buf = append(s.buf, '{')
-		s.sep = false
+		s.open()
 		for _, a := range v.Group() {
 			s.attr(a, false)
 		}
-		s.buf = append(s.buf, '}')
-		s.sep = true
+		s.close()
 	case slog.KindAny, slog.KindLogValuer:
 		s.any(v.Any())
 	default:
@@ -182,18 +238,18 @@ func (s *state) value(v slog.Value) {
 	}
 }
 
-func (s *state) float(f float64) {
+// float writes f as encoding/json writes a float of bits 32 or 64.
+func (s *state) float(f float64, bits int) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		s.buf = appendString(s.buf, "!ERROR:json: unsupported value: "+strconv.FormatFloat(f, 'g', -1, 64))
+		s.buf = appendString(s.buf, "!ERROR:json: unsupported value: "+strconv.FormatFloat(f, 'g', -1, bits))
 		return
 	}
-	// As encoding/json writes floats.
 	abs := math.Abs(f)
 	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
 		format = 'e'
 	}
-	s.buf = strconv.AppendFloat(s.buf, f, format, -1, 64)
+	s.buf = strconv.AppendFloat(s.buf, f, format, -1, bits)
 	if format == 'e' {
 		n := len(s.buf)
 		if n >= 4 && s.buf[n-4] == 'e' && s.buf[n-3] == '-' && s.buf[n-2] == '0' {
@@ -282,7 +338,14 @@ func (s *state) model(m LogModel) {
 		if err != nil || isNil(fv) || f.omitEmpty && fv.IsZero() {
 			continue
 		}
+		if slices.Contains(reserved, f.name) {
+			s.dup = true // overrides a base field: dedupeEvent puts it in its place
+		}
 		s.key(f.name)
+		if f.marshaler {
+			s.any(fv.Interface())
+			continue
+		}
 		switch fv.Kind() {
 		case reflect.String:
 			s.buf = appendString(s.buf, fv.String())
@@ -292,8 +355,10 @@ func (s *state) model(m LogModel) {
 			s.buf = strconv.AppendInt(s.buf, fv.Int(), 10)
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			s.buf = strconv.AppendUint(s.buf, fv.Uint(), 10)
-		case reflect.Float32, reflect.Float64:
-			s.float(fv.Float())
+		case reflect.Float32:
+			s.float(fv.Float(), 32)
+		case reflect.Float64:
+			s.float(fv.Float(), 64)
 		default:
 			s.any(fv.Interface())
 		}
@@ -312,7 +377,13 @@ type modelField struct {
 	name      string
 	index     []int
 	omitEmpty bool
+	marshaler bool // a json.Marshaler or encoding.TextMarshaler: encoding/json writes it
 }
+
+var (
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
 
 var modelFieldCache sync.Map // reflect.Type → []modelField
 
@@ -341,7 +412,8 @@ func modelFields(t reflect.Type) []modelField {
 		if slices.ContainsFunc(out, func(o modelField) bool { return o.name == name }) {
 			continue // shadowed: the shallower field comes first in VisibleFields
 		}
-		out = append(out, modelField{name: name, index: f.Index, omitEmpty: opts == "omitempty" || opts == "omitzero"})
+		out = append(out, modelField{name: name, index: f.Index, omitEmpty: opts == "omitempty" || opts == "omitzero",
+			marshaler: f.Type.Implements(jsonMarshalerType) || f.Type.Implements(textMarshalerType)})
 	}
 	modelFieldCache.Store(t, out)
 	return out
@@ -354,18 +426,6 @@ func cutComma(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
-}
-
-// modelFieldsOf returns the fields a log model writes at the top level.
-func modelFieldsOf(m LogModel) []modelField {
-	t := reflect.TypeOf(m)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	return modelFields(t)
 }
 
 // findError returns the first error value in a, or nil.
@@ -384,6 +444,16 @@ func findError(a slog.Attr) error {
 		}
 	}
 	return nil
+}
+
+// errorText is err.Error(), or what state.any writes when it panics.
+func errorText(err error) (text string) {
+	defer func() {
+		if p := recover(); p != nil {
+			text = fmt.Sprintf("!PANIC: %v", p)
+		}
+	}()
+	return err.Error()
 }
 
 // errorType names an error's Go type, "*fs.PathError".
@@ -412,6 +482,10 @@ func appendString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
 			}

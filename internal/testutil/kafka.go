@@ -24,7 +24,7 @@ func ReadTopic(t testing.TB, brokers []string, topic string, n int, timeout time
 	errc := make(chan error, len(partitions))
 	for _, p := range partitions {
 		go func() {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
 			defer r.Close()
 			for {
 				m, err := r.ReadMessage(ctx)
