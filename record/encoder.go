@@ -77,6 +77,9 @@ type groupOrAttrs struct {
 type baseFields struct {
 	logger, hostname, service, namespace, cluster []byte
 	hostBlock                                     []byte // `,"hostname":…,"cluster":…`
+	// levelBlocks[i] is `"logger":…,"severity":…,"level":…,"message":` for
+	// Python level 10*(i+1): DEBUG to CRITICAL.
+	levelBlocks [5][]byte
 }
 
 // NewEncoder returns an Encoder for opts (nil: defaults).
@@ -115,6 +118,18 @@ func NewEncoder(opts *Options) *Encoder {
 		hb.buf = append(hb.buf, f.v...)
 	}
 	e.base.hostBlock = hb.buf
+	for i := range e.base.levelBlocks {
+		py := 10 * (i + 1)
+		lb := state{}
+		lb.rawKey("logger")
+		lb.buf = append(lb.buf, e.base.logger...)
+		lb.rawKey("severity")
+		lb.buf = appendString(lb.buf, Severity(py))
+		lb.rawKey("level")
+		lb.buf = strconv.AppendInt(lb.buf, int64(py), 10)
+		lb.rawKey("message")
+		e.base.levelBlocks[i] = lb.buf
+	}
 	return e
 }
 
@@ -419,28 +434,33 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
 		s.rawKey("timestamp")
 		s.buf = appendTimestamp(s.buf, t)
 	}
-	s.rawKey("logger")
-	s.buf = append(s.buf, e.base.logger...)
 	py := PythonLevel(level)
-	s.rawKey("severity")
-	s.buf = appendString(s.buf, Severity(py))
-	s.rawKey("level")
-	s.buf = strconv.AppendInt(s.buf, int64(py), 10)
-	s.rawKey("message")
-	s.buf = appendString(s.buf, msg)
-	s.rawKey("exception")
-	if scan.err != nil {
-		s.buf = appendString(s.buf, errorType(scan.err))
+	if py%10 == 0 && py >= LevelDebug && py <= LevelCritical {
+		// logger, severity, level and the message key, encoded once.
+		if s.sep {
+			s.buf = append(s.buf, ',')
+		}
+		s.buf = append(s.buf, e.base.levelBlocks[py/10-1]...)
+		s.sep = true
 	} else {
-		s.buf = append(s.buf, "null"...)
+		s.rawKey("logger")
+		s.buf = append(s.buf, e.base.logger...)
+		s.rawKey("severity")
+		s.buf = appendString(s.buf, Severity(py))
+		s.rawKey("level")
+		s.buf = strconv.AppendInt(s.buf, int64(py), 10)
+		s.rawKey("message")
 	}
-	s.rawKey("trace")
-	s.buf = append(s.buf, "null"...)
-	s.rawKey("stack")
-	if scan.err != nil {
-		s.buf = appendString(s.buf, errorText(scan.err))
+	s.buf = appendString(s.buf, msg)
+	if scan.err == nil {
+		s.buf = append(s.buf, `,"exception":null,"trace":null,"stack":null`...)
 	} else {
+		s.rawKey("exception")
+		s.buf = appendString(s.buf, errorType(scan.err))
+		s.rawKey("trace")
 		s.buf = append(s.buf, "null"...)
+		s.rawKey("stack")
+		s.buf = appendString(s.buf, errorText(scan.err))
 	}
 	s.buf = append(s.buf, e.base.hostBlock...) // hostname, service, namespace, cluster
 	if e.opts.AddSource && r.PC != 0 {
