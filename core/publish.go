@@ -1,14 +1,13 @@
 package core
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonenc"
 )
 
 // Header is a Kafka record header.
@@ -190,34 +189,20 @@ func (a *Application) schemaOf(value any) (*Schema, error) {
 	return actual.(*Schema), nil
 }
 
-// encoder is a pooled JSON encoder writing into its own buffer. It is
-// encoding/json's: segmentio/encoding is twice as fast but writes
-// time.Duration as a string and leaves json.RawMessage uncompacted
-// (TestFastJSONWritesDifferently), and the envelope is a byte-for-byte
-// contract.
-type encoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-var encoderPool = sync.Pool{New: func() any {
-	e := &encoder{}
-	e.enc = json.NewEncoder(&e.buf)
-	e.enc.SetEscapeHTML(false) // as orjson: "<" stays "<", byte for byte with Python
-	return e
-}}
-
 // encodeEnvelope encodes value's data, validates it unless its type is
 // valid by construction, and returns the envelope in a new slice (kafka-go
 // holds it until the write completes).
 func encodeEnvelope(s *Schema, value any) ([]byte, error) {
-	e := encoderPool.Get().(*encoder)
-	defer encoderPool.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(value); err != nil {
+	// encoding/json, HTML escaping off: segmentio/encoding is twice as fast
+	// but writes time.Duration as a string and leaves json.RawMessage
+	// uncompacted (TestFastJSONWritesDifferently), and the envelope is a
+	// byte-for-byte contract.
+	e := jsonenc.Get()
+	defer jsonenc.Put(e)
+	data, err := e.Encode(value)
+	if err != nil {
 		return nil, fmt.Errorf("kafkaesk: encode %s: %w", s.key, err)
 	}
-	data := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
 	if string(data) == "null" {
 		return nil, fmt.Errorf("kafkaesk: cannot publish a nil %T as %s: data must be a JSON object", value, s.key)
 	}

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonenc"
 )
 
 // state writes one JSON object's worth of fields into buf.
@@ -296,28 +297,12 @@ func isNilPointer(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// jsonEncoder is a pooled encoding/json encoder into its own buffer.
-type jsonEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-var jsonEncoders = sync.Pool{New: func() any {
-	j := &jsonEncoder{}
-	j.enc = json.NewEncoder(&j.buf)
-	j.enc.SetEscapeHTML(false)
-	return j
-}}
-
 func (s *state) json(v any) {
-	j := jsonEncoders.Get().(*jsonEncoder)
-	defer jsonEncoders.Put(j)
-	j.buf.Reset()
-	if err := j.enc.Encode(v); err != nil {
-		s.buf = appendString(s.buf, "!ERROR:"+err.Error())
-		return
+	out, err := jsonenc.Append(s.buf, v)
+	if err != nil {
+		out = appendString(s.buf, "!ERROR:"+err.Error())
 	}
-	s.buf = append(s.buf, bytes.TrimSuffix(j.buf.Bytes(), []byte{'\n'})...)
+	s.buf = out
 }
 
 // model writes a log model's fields at the current level, leaving out nil

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"unicode/utf8"
 
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonenc"
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
 
@@ -90,27 +90,8 @@ func appendValue(b []byte, raw json.RawMessage) []byte {
 	return append(b, raw...)
 }
 
-// jsonEncoder is a pooled encoding/json encoder that leaves <, > and &
+// marshal returns v's compact JSON, in a new slice; <, > and & are left
 // alone (this is console text, not HTML).
-type jsonEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-var jsonEncoders = sync.Pool{New: func() any {
-	j := &jsonEncoder{}
-	j.enc = json.NewEncoder(&j.buf)
-	j.enc.SetEscapeHTML(false)
-	return j
-}}
-
-// marshal returns v's compact JSON, in a new slice.
 func marshal(v any) ([]byte, error) {
-	j := jsonEncoders.Get().(*jsonEncoder)
-	defer jsonEncoders.Put(j)
-	j.buf.Reset()
-	if err := j.enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(bytes.TrimSuffix(j.buf.Bytes(), []byte{'\n'})), nil
+	return jsonenc.Append(nil, v)
 }
