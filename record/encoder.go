@@ -119,15 +119,8 @@ func NewEncoder(opts *Options) *Encoder {
 	}
 	e.base.hostBlock = hb.buf
 	for i := range e.base.levelBlocks {
-		py := 10 * (i + 1)
 		lb := state{}
-		lb.rawKey("logger")
-		lb.buf = append(lb.buf, e.base.logger...)
-		lb.rawKey("severity")
-		lb.buf = appendString(lb.buf, Severity(py))
-		lb.rawKey("level")
-		lb.buf = strconv.AppendInt(lb.buf, int64(py), 10)
-		lb.rawKey("message")
+		e.appendLevelFields(&lb, 10*(i+1))
 		e.base.levelBlocks[i] = lb.buf
 	}
 	return e
@@ -443,13 +436,7 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
 		s.buf = append(s.buf, e.base.levelBlocks[py/10-1]...)
 		s.sep = true
 	} else {
-		s.rawKey("logger")
-		s.buf = append(s.buf, e.base.logger...)
-		s.rawKey("severity")
-		s.buf = appendString(s.buf, Severity(py))
-		s.rawKey("level")
-		s.buf = strconv.AppendInt(s.buf, int64(py), 10)
-		s.rawKey("message")
+		e.appendLevelFields(s, py)
 	}
 	s.buf = appendString(s.buf, msg)
 	if scan.err == nil {
@@ -474,6 +461,18 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
 			s.value(a.Value)
 		}
 	}
+}
+
+// appendLevelFields writes logger, severity and level, and the message
+// key: pre-encoded once per standard level, written as is for the others.
+func (e *Encoder) appendLevelFields(s *state, py int) {
+	s.rawKey("logger")
+	s.buf = append(s.buf, e.base.logger...)
+	s.rawKey("severity")
+	s.buf = appendString(s.buf, Severity(py))
+	s.rawKey("level")
+	s.buf = strconv.AppendInt(s.buf, int64(py), 10)
+	s.rawKey("message")
 }
 
 func source(pc uintptr) *slog.Source {
