@@ -139,3 +139,21 @@ func TestConcurrentFirstPublishesCreateTheTopicOnce(t *testing.T) {
 	assert.Equal(t, int64(1), app.topics.createRequests.Load(), "CreateTopics requests")
 	assert.Equal(t, int64(n), testutil.MessageCount(t, brokers, app.Topic("race")))
 }
+
+func TestPingNamesTheUnreachableBroker(t *testing.T) {
+	app, err := New(Config{Brokers: []string{"127.0.0.1:1"}, DialTimeout: time.Second})
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	start := time.Now()
+	err = app.Ping(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+func TestPingAnswersOnAReachableBroker(t *testing.T) {
+	app, err := New(Config{Brokers: kafkaesktest.Brokers(t)})
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	require.NoError(t, app.Ping(context.Background()))
+}
