@@ -167,6 +167,8 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 // before it returns.
 func (c *consumer) runGeneration(ctx context.Context, group *kafka.ConsumerGroup, gen *kafka.Generation, topics []string) error {
 	offsets := newOffsets(c, gen)
+	c.sub.current.Store(offsets)
+	defer c.sub.current.Store(nil)
 	// fetchCtx stops the partition readers; cancelled by the lifetime
 	// goroutine below, never by a handler.
 	fetchCtx, stopFetching := context.WithCancel(context.Background())
@@ -302,7 +304,7 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 		if !finished {
 			return // interrupted by a stop: redelivered
 		}
-		p.finished(m.Offset)
+		p.finished(m.Offset, m.HighWaterMark)
 	}
 }
 

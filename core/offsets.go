@@ -1,9 +1,13 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -27,6 +31,20 @@ type partitionOffsets struct {
 	start     int64 // where fetching starts: the committed offset, or kafka.FirstOffset/LastOffset
 	next      int64 // one past the last finished message; -1 before any
 	committed int64 // last committed next; -1 before any
+	hwm       int64 // high watermark at the last finished message; -1 before any
+}
+
+func (o *offsets) beforeCommit() error {
+	before := o.c.sub.opts.BeforeCommit
+	if before == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.c.app.cfg.RequestTimeout)
+	defer cancel()
+	if err := before(ctx); err != nil {
+		return fmt.Errorf("before commit: %w", err)
+	}
+	return nil
 }
 
 func newOffsets(c *consumer, gen *kafka.Generation) *offsets {
@@ -34,7 +52,7 @@ func newOffsets(c *consumer, gen *kafka.Generation) *offsets {
 }
 
 func (o *offsets) add(topic string, partition int, start int64) *partitionOffsets {
-	p := &partitionOffsets{o: o, topic: topic, partition: partition, start: start, next: -1, committed: -1}
+	p := &partitionOffsets{o: o, topic: topic, partition: partition, start: start, next: -1, committed: -1, hwm: -1}
 	if start >= 0 {
 		p.next, p.committed = start, start
 	}
@@ -44,11 +62,26 @@ func (o *offsets) add(topic string, partition int, start int64) *partitionOffset
 	return p
 }
 
-// finished records that the message at offset is done with.
-func (p *partitionOffsets) finished(offset int64) {
+// finished records that the message at offset is done with, and the
+// partition's high watermark when it was fetched.
+func (p *partitionOffsets) finished(offset, hwm int64) {
 	p.o.mu.Lock()
 	p.next = offset + 1
+	p.hwm = hwm
 	p.o.mu.Unlock()
+}
+
+func (o *offsets) states() []PartitionState {
+	o.mu.Lock()
+	out := make([]PartitionState, 0, len(o.parts))
+	for _, p := range o.parts {
+		out = append(out, PartitionState{Topic: p.topic, Partition: p.partition, Committed: p.committed, Finished: p.next, HighWaterMark: p.hwm})
+	}
+	o.mu.Unlock()
+	slices.SortFunc(out, func(a, b PartitionState) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out
 }
 
 // commit commits up to and including offset at once: manual commits.
@@ -87,7 +120,16 @@ func (o *offsets) commitFinished(reason string) {
 	if len(todo) == 0 {
 		return
 	}
-	if err := o.gen.CommitOffsets(todo); err != nil {
+	opts := &o.c.sub.opts
+	start := time.Now()
+	err := o.beforeCommit()
+	if err == nil {
+		err = o.gen.CommitOffsets(todo)
+	}
+	if opts.AfterCommit != nil {
+		opts.AfterCommit(Commit{Reason: reason, Offsets: todo, Duration: time.Since(start), Err: err})
+	}
+	if err != nil {
 		o.c.log.Warn("kafkaesk: commit failed; those messages will be redelivered", "reason", reason, "offsets", todo, "err", err)
 		return
 	}

@@ -95,6 +95,26 @@ type SubscribeOptions struct {
 	// StartFromLatest starts a group that has no committed offset at the end
 	// of each partition. Default: from the earliest offset, as kafkaesk.
 	StartFromLatest bool
+	// BeforeCommit, when set, is called before each automatic commit (on
+	// the interval, at a rebalance and at a graceful stop) with the offsets
+	// about to be committed already fixed: everything it makes durable
+	// covers them. A consumer that buffers what its handler wrote flushes
+	// here, so that nothing is committed before it is written. When it
+	// fails, the commit is skipped and tried again later. It runs on the
+	// subscription's own goroutine, concurrently with handlers, bounded by
+	// Config.RequestTimeout through ctx.
+	BeforeCommit func(ctx context.Context) error
+	// AfterCommit, when set, is called after each automatic commit with
+	// what was committed, how long it took and its error.
+	AfterCommit func(Commit)
+}
+
+// Commit describes one automatic commit, for SubscribeOptions.AfterCommit.
+type Commit struct {
+	Reason   string                   // "interval", "generation end"
+	Offsets  map[string]map[int]int64 // topic → partition → next offset
+	Duration time.Duration            // BeforeCommit and the commit request
+	Err      error
 }
 
 // ErrorPolicy says what a handler error leads to. The zero value fails:
@@ -148,6 +168,7 @@ type Subscription struct {
 	opts    SubscribeOptions
 	handle  func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error) error
 	running atomic.Bool
+	current atomic.Pointer[offsets] // the generation being consumed
 
 	handled, skipped, failed, retried, deadLettered atomic.Int64
 }
@@ -175,6 +196,40 @@ func (s *Subscription) Stats() SubscriptionStats {
 		Retried:      s.retried.Load(),
 		DeadLettered: s.deadLettered.Load(),
 	}
+}
+
+// PartitionState is where a subscription stands on one assigned
+// partition.
+type PartitionState struct {
+	Topic     string
+	Partition int
+	// Committed is the last committed offset (the next to read), or -1.
+	Committed int64
+	// Finished is one past the last message handled, or -1 before any.
+	Finished int64
+	// HighWaterMark is the partition's end offset as of the last fetch,
+	// or -1 before any.
+	HighWaterMark int64
+}
+
+// Lag is how many messages past the last handled one the partition holds,
+// as of the last fetch; 0 before any fetch.
+func (p PartitionState) Lag() int64 {
+	if p.HighWaterMark < 0 || p.Finished < 0 {
+		return 0
+	}
+	return max(p.HighWaterMark-p.Finished, 0)
+}
+
+// Partitions returns the partitions assigned to this member in the
+// current generation, sorted by topic and partition; nil when not
+// consuming.
+func (s *Subscription) Partitions() []PartitionState {
+	o := s.current.Load()
+	if o == nil {
+		return nil
+	}
+	return o.states()
 }
 
 // Running reports whether the subscription is consuming.
