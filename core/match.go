@@ -170,3 +170,11 @@ func translateClass(stuff []rune) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// CompilePattern compiles a shell-style pattern with kafkaesk's (Python
+// fnmatch's) rules into an anchored regular expression: "*" spans dots,
+// "?" is one character, "[...]" a class with "!" for negation. Programs
+// use it to match names as subscriptions match streams.
+func CompilePattern(pattern string) (*regexp.Regexp, error) {
+	return regexp.Compile(translateFnmatch(pattern))
+}

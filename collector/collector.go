@@ -1,0 +1,441 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/record"
+)
+
+// Collector consumes log streams and writes their events to outputs,
+// at least once: an event's offset is committed only after every output
+// has flushed it.
+//
+// Its methods are safe for concurrent use. Run it once; its outputs are
+// closed when Run returns.
+type Collector struct {
+	app     *core.Application
+	opts    Options
+	log     *slog.Logger
+	prefix  string
+	subs    []*core.Subscription
+	outputs []*outputState
+
+	minLevel                  slog.Leveler
+	services, loggers, stream *matcher
+
+	streamsMu sync.RWMutex
+	streams   map[string]*streamState // by topic
+
+	received, written, skipped, deadLettered atomic.Int64
+	dropped                                  [numDropReasons]atomic.Int64
+	commits, commitErrors                    atomic.Int64
+	commitSeconds                            prometheus.Histogram
+	registry                                 *prometheus.Registry
+
+	started atomic.Bool
+	running atomic.Bool
+	runErr  atomic.Pointer[error]
+
+	warnMu       sync.Mutex
+	lastWarn     time.Time
+	warnedSkips  int64 // skipped messages not logged since lastWarn
+	lastSkipWhat string
+}
+
+// outputState is an output and its counters.
+type outputState struct {
+	out     Output
+	written atomic.Int64
+	errors  atomic.Int64
+	failing atomic.Pointer[error] // the last Write or Flush error, until one succeeds
+}
+
+// streamState is what the collector keeps per topic.
+type streamState struct {
+	name     string
+	excluded bool // by Filter.Streams
+	received atomic.Int64
+}
+
+// Why an event was dropped (filtered out).
+const (
+	dropLevel = iota
+	dropService
+	dropLogger
+	dropStream
+	numDropReasons
+)
+
+var dropReasons = [numDropReasons]string{"min_level", "service", "logger", "stream"}
+
+// Stats counts what a collector did.
+type Stats struct {
+	Received     int64 // messages consumed
+	Written      int64 // events written to every output
+	Skipped      int64 // messages that are not log events
+	DeadLettered int64 // of those, forwarded to Options.DeadLetterStream
+	Dropped      int64 // events left out by Options.Filter
+	WriteErrors  int64 // failed output writes and flushes, each retried
+	Commits      int64 // offset commits
+	CommitErrors int64 // failed commits, retried at the next one
+}
+
+// New returns a collector of app's streams, registering its subscriptions
+// on app. app must not run other subscriptions: the collector runs it.
+func New(app *core.Application, opts Options) (*Collector, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	c := &Collector{
+		app:      app,
+		opts:     opts,
+		log:      opts.Logger,
+		prefix:   app.Config().TopicPrefix,
+		minLevel: opts.Filter.MinLevel,
+		streams:  map[string]*streamState{},
+	}
+	if c.log == nil {
+		c.log = app.Config().Logger
+	}
+	if c.opts.Concurrency == 0 {
+		c.opts.Concurrency = defaultConcurrency
+	}
+	if c.opts.FlushInterval == 0 {
+		c.opts.FlushInterval = defaultFlushInterval
+	}
+	var errs []error
+	var err error
+	if c.services, err = newMatcher("Services", opts.Filter.Services); err != nil {
+		errs = append(errs, err)
+	}
+	if c.loggers, err = newMatcher("Loggers", opts.Filter.Loggers); err != nil {
+		errs = append(errs, err)
+	}
+	if c.stream, err = newMatcher("Streams", opts.Filter.Streams); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	for _, o := range opts.Outputs {
+		c.outputs = append(c.outputs, &outputState{out: o})
+	}
+	c.registerMetrics()
+	sopts := &core.SubscribeOptions{
+		Concurrency:     c.opts.Concurrency,
+		StartFromLatest: opts.StartFromLatest,
+		BeforeCommit:    func(context.Context) error { return c.flush() },
+		AfterCommit:     c.afterCommit,
+		// Output failures are retried inside the handler; what reaches
+		// the policy is a dead-letter publish that failed: retried too,
+		// never skipped, so nothing is lost.
+		OnError: core.ErrorPolicy{Retries: math.MaxInt32, Backoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second},
+	}
+	for _, p := range opts.Patterns {
+		s, err := core.Subscribe(app, p, opts.Group, c.handle, sopts)
+		if err != nil {
+			return nil, fmt.Errorf("collector: %w", err)
+		}
+		c.subs = append(c.subs, s)
+	}
+	return c, nil
+}
+
+// Run collects until ctx ends, then stops gracefully: handlers in flight
+// finish, outputs are flushed, offsets committed and the group left,
+// within the application's Config.ShutdownTimeout; then the outputs are
+// closed. It returns nil after a stop by ctx, or why it failed.
+func (c *Collector) Run(ctx context.Context) error {
+	if c.started.Swap(true) {
+		return errors.New("collector: Run was already called")
+	}
+	flushCtx, stopFlushing := context.WithCancel(context.Background())
+	var flusher sync.WaitGroup
+	flusher.Go(func() { c.flushEvery(flushCtx) })
+
+	c.running.Store(true)
+	err := c.app.Run(ctx)
+	c.running.Store(false)
+	if err != nil {
+		c.runErr.Store(&err)
+	}
+	stopFlushing()
+	flusher.Wait()
+	for _, o := range c.outputs {
+		if cerr := o.out.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("collector: close %s: %w", o.out, cerr))
+		}
+	}
+	return err
+}
+
+func (c *Collector) flushEvery(ctx context.Context) {
+	t := time.NewTicker(c.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = c.flush() // failures are recorded and logged
+		}
+	}
+}
+
+// flush flushes every output, before a commit and on the interval.
+func (c *Collector) flush() error {
+	var errs []error
+	for _, o := range c.outputs {
+		if err := o.out.Flush(); err != nil {
+			o.fail(err)
+			c.log.Warn("collector: output flush failed; offsets are not committed until it succeeds", "output", o.out.String(), "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		o.ok()
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Collector) afterCommit(cm core.Commit) {
+	if cm.Err != nil {
+		c.commitErrors.Add(1)
+		return
+	}
+	c.commits.Add(1)
+	c.commitSeconds.Observe(cm.Duration.Seconds())
+}
+
+func (o *outputState) fail(err error) {
+	o.errors.Add(1)
+	o.failing.Store(&err)
+}
+
+func (o *outputState) ok() {
+	if o.failing.Load() != nil {
+		o.failing.Store(nil)
+	}
+}
+
+// handle is the subscriptions' handler: one message, in partition order.
+func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
+	rec := m.Record
+	st := c.streamOf(rec.Topic)
+	st.received.Add(1)
+	c.received.Add(1)
+
+	var h head
+	if err := scanEnvelope(rec.Value, &h); err != nil {
+		return c.notLogEvent(ctx, m, st, "not JSON: "+err.Error())
+	}
+	if what := checkLogEvent(&h); what != "" {
+		return c.notLogEvent(ctx, m, st, what)
+	}
+	if reason := c.filter(st, &h); reason >= 0 {
+		c.dropped[reason].Add(1)
+		return nil
+	}
+	data := h.data
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		var line bytes.Buffer
+		if err := json.Compact(&line, data); err != nil {
+			return c.notLogEvent(ctx, m, st, "data: "+err.Error())
+		}
+		data = line.Bytes()
+	}
+	e := Entry{Stream: st.name, Record: rec, Data: data, Level: h.level}
+	for _, o := range c.outputs {
+		if err := c.write(ctx, o, &e); err != nil {
+			return err
+		}
+	}
+	c.written.Add(1)
+	return nil
+}
+
+// checkLogEvent says why h is not a log event, or "".
+func checkLogEvent(h *head) string {
+	schema := h.schema
+	if h.escaped {
+		schema = []byte(unquote(schema))
+	}
+	id, _, _ := bytes.Cut(schema, []byte(":"))
+	switch {
+	case h.schema == nil:
+		return `no "schema"`
+	case string(id) != record.SchemaID:
+		return fmt.Sprintf("schema %q is not %s", schema, record.SchemaID)
+	case len(h.data) == 0 || h.data[0] != '{':
+		return `"data" is not an object`
+	}
+	return ""
+}
+
+// filter returns why the event is dropped, or -1.
+func (c *Collector) filter(st *streamState, h *head) int {
+	switch {
+	case st.excluded:
+		return dropStream
+	case c.minLevel != nil && record.SlogLevel(h.level) < c.minLevel.Level() || c.minLevel != nil && h.level == 0:
+		return dropLevel
+	case c.services != nil && !c.services.match(c.field(h.service, h.escaped)):
+		return dropService
+	case c.loggers != nil && !c.loggers.match(c.field(h.logger, h.escaped)):
+		return dropLogger
+	}
+	return -1
+}
+
+func (c *Collector) field(raw []byte, escaped bool) []byte {
+	if escaped && bytes.IndexByte(raw, '\\') >= 0 {
+		return []byte(unquote(raw))
+	}
+	return raw
+}
+
+// write writes e to one output, retrying with backoff while it fails:
+// an event is never skipped, and a failing output holds its partition
+// back (and so the fetching) until it recovers or the stop's deadline
+// cancels ctx.
+func (c *Collector) write(ctx context.Context, o *outputState, e *Entry) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := o.out.Write(e)
+		if err == nil {
+			o.written.Add(1)
+			return nil
+		}
+		o.fail(err)
+		c.log.Warn("collector: output write failed; retrying", "output", o.out.String(), "backoff", backoff, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("collector: %s: %w", o.out, err)
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// notLogEvent counts, reports and (when configured) dead-letters a
+// message that is not a log event, and lets the collector go on.
+func (c *Collector) notLogEvent(ctx context.Context, m *core.Message[[]byte], st *streamState, why string) error {
+	rec := m.Record
+	if c.opts.DeadLetterStream != "" {
+		err := m.Forward(ctx, c.opts.DeadLetterStream,
+			core.Header{Key: core.HeaderError, Value: []byte("not a log event: " + why)},
+			core.Header{Key: core.HeaderGroup, Value: []byte(c.opts.Group)},
+			core.Header{Key: core.HeaderTopic, Value: []byte(rec.Topic)},
+			core.Header{Key: core.HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+			core.Header{Key: core.HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+		)
+		if err != nil {
+			return fmt.Errorf("dead-letter to %s: %w", c.opts.DeadLetterStream, err)
+		}
+		c.deadLettered.Add(1)
+	}
+	c.skipped.Add(1)
+	c.warnSkipped(rec, why)
+	return nil
+}
+
+// warnSkipped logs skipped messages, at most one line a second, so that
+// a stream of garbage does not flood the collector's own log.
+func (c *Collector) warnSkipped(rec *core.Record, why string) {
+	c.warnMu.Lock()
+	defer c.warnMu.Unlock()
+	if time.Since(c.lastWarn) < time.Second {
+		c.warnedSkips++
+		return
+	}
+	args := []any{"stream", strings.TrimPrefix(rec.Topic, c.prefix), "partition", rec.Partition, "offset", rec.Offset, "why", why}
+	if c.warnedSkips > 0 {
+		args = append(args, "more_skipped_since_last_warning", c.warnedSkips)
+	}
+	if c.opts.DeadLetterStream != "" {
+		args = append(args, "dead_letter_stream", c.opts.DeadLetterStream)
+	}
+	c.log.Warn("collector: message is not a log event; skipped", args...)
+	c.lastWarn, c.warnedSkips = time.Now(), 0
+}
+
+func (c *Collector) streamOf(topic string) *streamState {
+	c.streamsMu.RLock()
+	st := c.streams[topic]
+	c.streamsMu.RUnlock()
+	if st != nil {
+		return st
+	}
+	name := strings.TrimPrefix(topic, c.prefix)
+	st = &streamState{name: name, excluded: !c.stream.match([]byte(name))}
+	c.streamsMu.Lock()
+	if prev := c.streams[topic]; prev != nil {
+		st = prev
+	} else {
+		c.streams[topic] = st
+	}
+	c.streamsMu.Unlock()
+	return st
+}
+
+// Stats returns the collector's counters.
+func (c *Collector) Stats() Stats {
+	s := Stats{
+		Received:     c.received.Load(),
+		Written:      c.written.Load(),
+		Skipped:      c.skipped.Load(),
+		DeadLettered: c.deadLettered.Load(),
+		Commits:      c.commits.Load(),
+		CommitErrors: c.commitErrors.Load(),
+	}
+	for i := range c.dropped {
+		s.Dropped += c.dropped[i].Load()
+	}
+	for _, o := range c.outputs {
+		s.WriteErrors += o.errors.Load()
+	}
+	return s
+}
+
+// Healthy returns nil while Run is running and no subscription failed.
+func (c *Collector) Healthy() error {
+	if !c.running.Load() {
+		if err := c.runErr.Load(); err != nil {
+			return fmt.Errorf("collector stopped: %w", *err)
+		}
+		return errors.New("collector is not running")
+	}
+	return c.app.HealthCheck()
+}
+
+// Ready returns nil when the collector is healthy, every subscription
+// has joined its group and matched a stream, and no output is failing.
+func (c *Collector) Ready() error {
+	if err := c.Healthy(); err != nil {
+		return err
+	}
+	for _, s := range c.subs {
+		if s.Partitions() == nil {
+			return fmt.Errorf("waiting for streams matching %q to exist and for group %s to assign them", s.Pattern, s.Group)
+		}
+	}
+	for _, o := range c.outputs {
+		if err := o.failing.Load(); err != nil {
+			return fmt.Errorf("output %s is failing: %w", o.out, *err)
+		}
+	}
+	return nil
+}
