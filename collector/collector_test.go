@@ -182,10 +182,10 @@ func sum(xs []int64) (n int64) {
 func TestFiltersDropEventsAndCountThem(t *testing.T) {
 	e := newEnv(t)
 	e.publish("logs.a",
-		logEvent("api", "http.server", 10, 1),  // debug: below min level
-		logEvent("api", "http.server", 20, 2),  // kept
-		logEvent("api", "db", 40, 3),           // logger not matched
-		logEvent("batch", "http.server", 50, 4), // service not matched
+		logEvent("api", "http.server", 10, 1),    // debug: below min level
+		logEvent("api", "http.server", 20, 2),    // kept
+		logEvent("api", "db", 40, 3),             // logger not matched
+		logEvent("batch", "http.server", 50, 4),  // service not matched
 		logEvent("api-v2", "http.client", 30, 5), // kept
 	)
 	e.publish("logs.b", logEvent("api", "http.server", 20, 6)) // stream not matched
