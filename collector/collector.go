@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -37,14 +38,14 @@ type Collector struct {
 	minLevel                  slog.Leveler
 	services, loggers, stream *matcher
 
-	streamsMu sync.RWMutex
-	streams   map[string]*streamState // by topic
+	streamsMu sync.Mutex                              // serialises adding to streams
+	streams   atomic.Pointer[map[string]*streamState] // by topic; copied on write
 
-	received, written, skipped, deadLettered atomic.Int64
-	dropped                                  [numDropReasons]atomic.Int64
-	commits, commitErrors                    atomic.Int64
-	commitSeconds                            prometheus.Histogram
-	registry                                 *prometheus.Registry
+	written, skipped, deadLettered atomic.Int64
+	dropped                        [numDropReasons]atomic.Int64
+	commits, commitErrors          atomic.Int64
+	commitSeconds                  prometheus.Histogram
+	registry                       *prometheus.Registry
 
 	started atomic.Bool
 	running atomic.Bool
@@ -106,8 +107,8 @@ func New(app *core.Application, opts Options) (*Collector, error) {
 		log:      opts.Logger,
 		prefix:   app.Config().TopicPrefix,
 		minLevel: opts.Filter.MinLevel,
-		streams:  map[string]*streamState{},
 	}
+	c.streams.Store(&map[string]*streamState{})
 	if c.log == nil {
 		c.log = app.Config().Logger
 	}
@@ -236,7 +237,6 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 	rec := m.Record
 	st := c.streamOf(rec.Topic)
 	st.received.Add(1)
-	c.received.Add(1)
 
 	var h head
 	if err := scanEnvelope(rec.Value, &h); err != nil {
@@ -372,35 +372,44 @@ func (c *Collector) warnSkipped(rec *core.Record, why string) {
 	c.lastWarn, c.warnedSkips = time.Now(), 0
 }
 
+// streamOf returns the state of topic's stream. Reading is lock-free:
+// streams are few and the map is copied to add one.
 func (c *Collector) streamOf(topic string) *streamState {
-	c.streamsMu.RLock()
-	st := c.streams[topic]
-	c.streamsMu.RUnlock()
-	if st != nil {
+	if st := (*c.streams.Load())[topic]; st != nil {
+		return st
+	}
+	c.streamsMu.Lock()
+	defer c.streamsMu.Unlock()
+	old := *c.streams.Load()
+	if st := old[topic]; st != nil {
 		return st
 	}
 	name := strings.TrimPrefix(topic, c.prefix)
-	st = &streamState{name: name, excluded: !c.stream.match([]byte(name))}
-	c.streamsMu.Lock()
-	if prev := c.streams[topic]; prev != nil {
-		st = prev
-	} else {
-		c.streams[topic] = st
-	}
-	c.streamsMu.Unlock()
+	st := &streamState{name: name, excluded: !c.stream.match([]byte(name))}
+	m := make(map[string]*streamState, len(old)+1)
+	maps.Copy(m, old)
+	m[topic] = st
+	c.streams.Store(&m)
 	return st
+}
+
+// eachStream calls f for every stream seen.
+func (c *Collector) eachStream(f func(*streamState)) {
+	for _, st := range *c.streams.Load() {
+		f(st)
+	}
 }
 
 // Stats returns the collector's counters.
 func (c *Collector) Stats() Stats {
 	s := Stats{
-		Received:     c.received.Load(),
 		Written:      c.written.Load(),
 		Skipped:      c.skipped.Load(),
 		DeadLettered: c.deadLettered.Load(),
 		Commits:      c.commits.Load(),
 		CommitErrors: c.commitErrors.Load(),
 	}
+	c.eachStream(func(st *streamState) { s.Received += st.received.Load() })
 	for i := range c.dropped {
 		s.Dropped += c.dropped[i].Load()
 	}

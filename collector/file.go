@@ -1,11 +1,10 @@
 package collector
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
-	"gopkg.in/natefinch/lumberjack.v2"
+	"github.com/DeRuina/timberjack"
 )
 
 // FileOptions configures the file outputs. The zero value is valid: files
@@ -44,9 +43,10 @@ func (o *FileOptions) withDefaults() FileOptions {
 }
 
 // OpenRotating returns an output writing JSON lines (as JSONLines) to the
-// file at path, rotated by lumberjack when it would pass
-// opts.MaxSizeMB: the full file is renamed with a timestamp
-// (name-2006-01-02T15-04-05.000.ext) and a new one started.
+// file at path, rotated when it would pass opts.MaxSizeMB: the full file
+// is renamed with a timestamp (name-2006-01-02T15-04-05.000-size.ext) and
+// a new one started. Rotation is timberjack's, a maintained fork of
+// lumberjack whose Close stops its goroutines and that can fsync.
 func OpenRotating(path string, opts *FileOptions) (*JSONLines, error) {
 	o := opts.withDefaults()
 	name := "file:" + path
@@ -61,11 +61,10 @@ func OpenRotating(path string, opts *FileOptions) (*JSONLines, error) {
 		return nil, fmt.Errorf("output %s: %w", name, err)
 	}
 	w := &rotating{
-		path: path,
 		max:  int64(o.MaxSizeMB) << 20,
 		size: info.Size(),
 		sync: o.Sync,
-		lj: &lumberjack.Logger{
+		lj: &timberjack.Logger{
 			Filename:   path,
 			MaxSize:    o.MaxSizeMB,
 			MaxBackups: o.MaxBackups,
@@ -80,12 +79,11 @@ func OpenRotating(path string, opts *FileOptions) (*JSONLines, error) {
 	return out, nil
 }
 
-// rotating writes to a lumberjack.Logger and rotates ahead of it, by the
+// rotating writes to a timberjack.Logger and rotates ahead of it, by the
 // same rule, so that a file is fsynced before it is rotated away:
-// lumberjack closes a rotated file without syncing it.
+// timberjack closes a rotated file without syncing it.
 type rotating struct {
-	path string
-	lj   *lumberjack.Logger
+	lj   *timberjack.Logger
 	max  int64
 	size int64
 	sync bool
@@ -111,15 +109,5 @@ func (r *rotating) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// fsync syncs the current file. An fsync through any descriptor of a
-// file flushes the file's data, and lumberjack does not expose its own.
-func (r *rotating) fsync() error {
-	f, err := os.OpenFile(r.path, os.O_WRONLY, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // nothing written since the last rotation
-	}
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
-}
+// fsync syncs the current file.
+func (r *rotating) fsync() error { return r.lj.Sync() }

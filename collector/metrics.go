@@ -91,11 +91,7 @@ func (m metricsOf) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	c.streamsMu.RLock()
-	for _, st := range c.streams {
-		counter(descReceived, st.received.Load(), st.name)
-	}
-	c.streamsMu.RUnlock()
+	c.eachStream(func(st *streamState) { counter(descReceived, st.received.Load(), st.name) })
 	for _, o := range c.outputs {
 		counter(descWritten, o.written.Load(), o.out.String())
 		counter(descWriteErrors, o.errors.Load(), o.out.String())

@@ -1,0 +1,122 @@
+package collector_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafkaesk-go/kafkaesk/collector"
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
+)
+
+// BenchmarkCollect: events per second from Kafka to a JSON-lines file.
+// b.N log events (~330 bytes, as sloghandler writes them) are produced
+// to a 4-partition stream on the embedded broker first; the timer covers
+// the collector reading all of them, from the earliest offset, writing
+// them to the file and committing. It reports events/s and how much the live
+// heap grew while collecting.
+//
+//	go test -run '^$' -bench Collect -benchtime 1000000x ./collector/
+func BenchmarkCollect(b *testing.B) {
+	broker := kafkaesktest.New(b, nil)
+	app, err := core.New(core.Config{
+		Brokers:     broker.Brokers(),
+		TopicPrefix: "bench.",
+		Partitions:  4,
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { app.Close(context.Background()) })
+	ctx := context.Background()
+	if err := app.EnsureStream(ctx, "logs.api", 0); err != nil {
+		b.Fatal(err)
+	}
+	for i := range b.N {
+		v := fmt.Appendf(nil, `{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.123456Z",`+
+			`"logger":"http","severity":"INFO","level":20,"message":"request handled","exception":null,"trace":null,"stack":null,`+
+			`"hostname":"api-7d9f8-xk2p9","service":"api","namespace":null,"cluster":null,"method":"GET","path":"/orders/%d","status":200,"duration_ms":1.25}}`, i)
+		if err := app.RawPublishAsync(ctx, "logs.api", v, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := app.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	out, err := collector.CreateJSONLines(filepath.Join(b.TempDir(), "events.jsonl"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := collector.New(app, collector.Options{Patterns: []string{"logs.*"}, Group: "bench", Outputs: []collector.Output{out}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	base := heapNow()
+	peak := sampleHeap(runCtx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() { runErr <- c.Run(runCtx) }()
+	deadline := time.After(5 * time.Minute)
+	for c.Stats().Written < int64(b.N) {
+		select {
+		case err := <-runErr:
+			b.Fatalf("Run returned early: %v", err)
+		case <-deadline:
+			b.Fatalf("wrote %d of %d", c.Stats().Written, b.N)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	stop()
+	if err := <-runErr; err != nil {
+		b.Fatal(err)
+	}
+	// The broker is in this process and holds every event: what the
+	// collector adds is the peak over the heap before it started.
+	b.ReportMetric(float64(peak()-min(base, peak()))/(1<<20), "MiB-heap-growth")
+}
+
+func heapNow() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// sampleHeap samples the live heap every 10ms until ctx ends; the
+// returned func gives the peak seen.
+func sampleHeap(ctx context.Context) func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				metrics.Read(s)
+				mu.Lock()
+				peak = max(peak, s[0].Value.Uint64())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}

@@ -1,0 +1,93 @@
+package collector_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kafkaesk-go/kafkaesk/collector"
+	"github.com/kafkaesk-go/kafkaesk/core"
+)
+
+func entry(value string) *collector.Entry {
+	start := strings.Index(value, `"data":`) + len(`"data":`)
+	return &collector.Entry{Stream: "logs.api", Record: &core.Record{Value: []byte(value)}, Data: []byte(value[start : len(value)-1])}
+}
+
+func TestPrettyRendersTheEvent(t *testing.T) {
+	var buf bytes.Buffer
+	p := collector.NewPretty(&buf, nil)
+	require.NoError(t, p.Write(entry(`{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.5","logger":"http","severity":"WARNING","level":30,`+
+		`"message":"slow request","exception":null,"hostname":"h","service":"api","http":{"method":"GET","status":200},"tags":["a"],"ms":12.5,"n":3,"ok":true,"none":null}}`)))
+	require.NoError(t, p.Write(entry(`{"schema":"PydanticLogModel:1","data":{"level":"loud"}}`)))
+	assert.Empty(t, buf.String(), "buffered until a flush")
+	require.NoError(t, p.Flush())
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 2)
+	assert.Equal(t, `Nov 21 10:00:00.500 WRN slow request service=api logger=http http.method=GET http.status=200 tags="[\"a\"]" ms=12.5 n=3 ok=true`, lines[0])
+	assert.Equal(t, `logs.api {"level":"loud"}`, lines[1], "an event that does not decode is shown raw")
+	assert.NotContains(t, buf.String(), "\x1b[", "no colours on a non-terminal")
+}
+
+func TestRotatingFileKeepsEveryLineWhole(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	out, err := collector.OpenRotating(path, &collector.FileOptions{MaxSizeMB: 1, BufferSize: 64 << 10, Sync: true})
+	require.NoError(t, err)
+	const n = 10000
+	pad := strings.Repeat("x", 300)
+	for i := range n {
+		require.NoError(t, out.Write(entry(`{"schema":"PydanticLogModel:1","data":{"seq":`+strconv.Itoa(i)+`,"pad":"`+pad+`"}}`)))
+	}
+	require.NoError(t, out.Close())
+	files, err := filepath.Glob(filepath.Join(dir, "events*.jsonl"))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, len(files), 3, "about 3.2 MiB in files of 1 MiB")
+	seen := map[int]int{}
+	for _, f := range files {
+		info, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, info.Size(), int64(1<<20), f)
+		fh, err := os.Open(f)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			var ev struct{ Seq int }
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &ev), "%s: %q", f, sc.Text())
+			seen[ev.Seq]++
+		}
+		fh.Close()
+	}
+	assert.Len(t, seen, n)
+}
+
+func TestParseOutput(t *testing.T) {
+	dir := t.TempDir()
+	for spec, want := range map[string]string{
+		"pretty":                           "pretty",
+		"jsonl":                            "jsonl",
+		"jsonl:" + dir + "/a.jsonl":        "jsonl:" + dir + "/a.jsonl",
+		"file:" + dir + "/b.jsonl":         "file:" + dir + "/b.jsonl",
+		"file:" + dir + "/no/such/b.jsonl": "error",
+		"jsonl:":                           "error",
+		"syslog":                           "error",
+	} {
+		out, err := collector.ParseOutput(spec, os.Stdout, nil)
+		if want == "error" {
+			require.Error(t, err, spec)
+			assert.Contains(t, err.Error(), strings.TrimSuffix(spec, ":"), "the error names the output")
+			continue
+		}
+		require.NoError(t, err, spec)
+		assert.Equal(t, want, out.String())
+		require.NoError(t, out.Close())
+	}
+}
