@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
+	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
+	"github.com/kafkaesk-go/kafkaesk/record"
+)
+
+// The HTTP server, the traffic generator, the Kafka handler's worker and
+// the application must all be gone once run returns.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// wait bounds every wait of these tests: generous, for a loaded machine.
+const wait = 30 * time.Second
+
+// output is a writer safe for concurrent use that keeps what is written
+// and wakes those waiting for it.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed and replaced by every Write
+}
+
+func newOutput() *output { return &output{changed: make(chan struct{})} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return o.buf.Write(p)
+}
+
+// snapshot returns what was written so far, and a channel closed by the
+// next Write.
+func (o *output) snapshot() (string, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String(), o.changed
+}
+
+func (o *output) String() string {
+	s, _ := o.snapshot()
+	return s
+}
+
+// service is run on a goroutine of its own, as main runs it.
+type service struct {
+	url            string
+	stdout, stderr *output
+	cancel         context.CancelFunc // SIGINT
+	done           chan struct{}      // closed once run has returned
+	code           int                // run's result; read after done
+}
+
+// startService runs the service with args and waits until it listens.
+// The test's cleanup stops it, if the test has not.
+func startService(t *testing.T, args ...string) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{stdout: newOutput(), stderr: newOutput(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.code = run(ctx, args, s.stdout, s.stderr)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+	out := s.waitFor(t, s.stdout, func(out string) bool { return strings.Contains(out, "listening on ") })
+	_, after, _ := strings.Cut(out, "listening on ")
+	s.url, _, _ = strings.Cut(after, "\n")
+	require.True(t, strings.HasPrefix(s.url, "http://127.0.0.1:"), "stdout: %q", out)
+	return s
+}
+
+// waitFor waits until cond holds for what o holds, and returns it. It
+// fails the test when run returns first or the wait passes.
+func (s *service) waitFor(t *testing.T, o *output, cond func(string) bool) string {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		text, changed := o.snapshot()
+		if cond(text) {
+			return text
+		}
+		select {
+		case <-changed:
+		case <-s.done:
+			if text := o.String(); cond(text) {
+				return text
+			}
+			t.Fatalf("run returned %d first; stdout:\n%s\nstderr:\n%s", s.code, s.stdout, s.stderr)
+		case <-deadline:
+			t.Fatalf("not there after %v; stdout:\n%s\nstderr:\n%s", wait, s.stdout, s.stderr)
+		}
+	}
+}
+
+// stop stops the service as SIGINT does and returns its exit code.
+func (s *service) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(wait):
+		t.Fatalf("run did not return within %v of the stop; stderr:\n%s", wait, s.stderr)
+	}
+	return s.code
+}
+
+func (s *service) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+// readEvents reads back every log event of topic.
+func readEvents(t *testing.T, brokers []string, topic string) []*record.Event {
+	t.Helper()
+	n := testutil.MessageCount(t, brokers, topic)
+	var events []*record.Event
+	// One partition holds them all (keyed by the hostname), in order.
+	for _, m := range testutil.ReadTopic(t, brokers, topic, int(n), wait) {
+		ev, err := record.DecodeEvent(m.Value)
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	return events
+}
+
+// Every request is logged to the console and, as a kafkaesk log event with
+// the HTTPRequest model's fields, to the stream; a stop delivers them all.
+func TestRunLogsToKafkaAndConsole(t *testing.T) {
+	brokers := kafkaesktest.Brokers(t)
+	prefix := kafkaesktest.TopicPrefix(t)
+	svc := startService(t,
+		"--kafka-servers", strings.Join(brokers, ","),
+		"--topic-prefix", prefix,
+		"--addr", "127.0.0.1:0",
+		"--stream", "logs.service-test",
+	)
+
+	for _, r := range []struct {
+		path   string
+		status int
+	}{
+		{"/hello?name=ana", 200},
+		{"/orders/7", 200},
+		{"/orders/404", 404},
+		{"/checkout", 503},
+		{"/healthz", 200},
+	} {
+		status, body := svc.get(t, r.path)
+		assert.Equal(t, r.status, status, "GET %s: %s", r.path, body)
+	}
+	require.Equal(t, 0, svc.stop(t), "stderr:\n%s", svc.stderr)
+
+	topic := prefix + "logs.service-test"
+	events := readEvents(t, brokers, topic)
+	var got []string
+	for _, ev := range events {
+		assert.Equal(t, "example-service", ev.Logger)
+		line := ev.Severity + " " + ev.Message
+		if ev.Message == "request" {
+			line += fmt.Sprintf(" %s %s %s", ev.Fields["method"], ev.Fields["path"], ev.Fields["status"])
+			assert.Contains(t, string(ev.Fields["remote"]), `"127.0.0.1:`)
+			assert.Contains(t, ev.Fields, "duration_ms")
+			assert.Contains(t, ev.Fields, "bytes")
+		}
+		got = append(got, line)
+	}
+	assert.Equal(t, []string{
+		"INFO service started",
+		`INFO request "GET" "/hello" 200`,
+		`INFO request "GET" "/orders/7" 200`,
+		"WARNING order not found",
+		`WARNING request "GET" "/orders/404" 404`,
+		"ERROR checkout failed",
+		`ERROR request "GET" "/checkout" 503`,
+		// /healthz is logged at DEBUG, below the handlers' level
+		"INFO service stopped",
+	}, got)
+	assert.Contains(t, svc.stdout.String(), fmt.Sprintf("delivered %d log events to %s\n", len(events), topic))
+
+	console := svc.stderr.String()
+	for _, want := range []string{
+		" INF service started addr=127.0.0.1:",
+		" INF request: method=GET, path=/hello, status=200, duration_ms=",
+		" WRN order not found order_id=404\n",
+		" WRN request: method=GET, path=/orders/404, status=404, duration_ms=",
+		` ERR checkout failed err="charge card: payment provider unavailable"`,
+		" ERR request: method=GET, path=/checkout, status=503, duration_ms=",
+		" INF service stopped\n",
+	} {
+		assert.Contains(t, console, want)
+	}
+	assert.NotContains(t, console, "path=/healthz")
+}
+
+// --traffic requests the service's own endpoints until the stop.
+func TestRunTraffic(t *testing.T) {
+	brokers := kafkaesktest.Brokers(t)
+	prefix := kafkaesktest.TopicPrefix(t)
+	svc := startService(t,
+		"--kafka-servers", strings.Join(brokers, ","),
+		"--topic-prefix", prefix,
+		"--addr", "127.0.0.1:0",
+		"--traffic", "50",
+	)
+	const n = 5
+	svc.waitFor(t, svc.stderr, func(out string) bool { return strings.Count(out, " request: method=GET, path=") >= n })
+	require.Equal(t, 0, svc.stop(t), "stderr:\n%s", svc.stderr)
+	assert.NotContains(t, svc.stderr.String(), "traffic: request failed")
+
+	requests := 0
+	for _, ev := range readEvents(t, brokers, prefix+"logs.example-service") {
+		if ev.Message != "request" {
+			continue
+		}
+		requests++
+		path := string(ev.Fields["path"])
+		assert.True(t, strings.HasPrefix(path, `"/hello`) || strings.HasPrefix(path, `"/orders/`) || path == `"/checkout"`, "path %s", path)
+	}
+	assert.GreaterOrEqual(t, requests, n)
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown flag", []string{"--nope"}, "flag provided but not defined: -nope"},
+		{"negative traffic", []string{"--traffic", "-1"}, `invalid value "-1" for flag -traffic: want 0 to 1000 requests a second`},
+		{"too much traffic", []string{"--traffic", "1001"}, `invalid value "1001" for flag -traffic`},
+		{"traffic not a number", []string{"--traffic", "lots"}, `invalid value "lots" for flag -traffic`},
+		{"address without port", []string{"--addr", "localhost"}, `invalid value "localhost" for flag -addr: address localhost: missing port in address`},
+		{"empty stream", []string{"--stream", ""}, `invalid value "" for flag -stream`},
+		{"no servers", []string{"--kafka-servers", ""}, `invalid value "" for flag -kafka-servers`},
+		{"argument", []string{"serve"}, `unexpected argument "serve"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr.String(), tt.want)
+			assert.Contains(t, stderr.String(), "Usage of service:")
+			assert.Empty(t, stdout.String(), "it never listened")
+		})
+	}
+}
+
+// An unreachable broker stops the service before it listens, naming the
+// broker.
+func TestRunUnreachableBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"--kafka-servers", addr, "--addr", "127.0.0.1:0"}, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "service: kafkaesk: no Kafka broker reachable at "+addr)
+	assert.Empty(t, stdout.String(), "it never listened")
+}
