@@ -1,0 +1,5 @@
+package main
+
+import "context"
+
+func runVersion(ctx context.Context, std *stdio, args []string) error { return nil }
