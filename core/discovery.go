@@ -61,7 +61,7 @@ func (a *Application) Ping(ctx context.Context) error {
 	for _, broker := range a.cfg.Brokers {
 		conn, err := dialer.DialContext(ctx, "tcp", broker)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", broker, err))
+			errs = append(errs, err) // kafka-go's names the address
 			continue
 		}
 		if dl, ok := ctx.Deadline(); ok {

@@ -296,4 +296,3 @@ func findEnds(ctx context.Context, cfg core.Config, pattern, group string, fromB
 	}
 	return e, nil
 }
-
