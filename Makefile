@@ -3,10 +3,19 @@
 GO        ?= go
 BENCHTIME ?= 2s
 
-.PHONY: help test vet fmt-check fmt bench kafka-up kafka-down
+GO_BUILD_DIR ?= bin
+
+.PHONY: help run build test vet fmt-check fmt bench kafka-up kafka-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## the demo: embedded broker, example service logging to it, collector printing the events (Ctrl-C stops)
+	@scripts/demo
+
+build: ## build bin/kafkaesk and bin/example-service
+	$(GO) build -o $(GO_BUILD_DIR)/kafkaesk ./cmd/kafkaesk
+	$(GO) build -o $(GO_BUILD_DIR)/example-service ./examples/service
 
 test: fmt-check vet ## gofmt check, go vet, and every test with the race detector
 	$(GO) test -race -count=1 ./...
