@@ -39,7 +39,12 @@ func newFlagSet(name, synopsis string, std *stdio) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // parse errors are reported by run
 	fs.Usage = func() {
 		w := std.err
-		fmt.Fprintf(w, "usage: kafkaesk %s %s\n\nFlags:\n", name, synopsis)
+		fmt.Fprintln(w, strings.TrimSpace("usage: kafkaesk "+name+" "+synopsis))
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintf(w, "\nFlags:\n")
+		}
 		fs.VisitAll(func(f *flag.Flag) {
 			kind, help := flag.UnquoteUsage(f)
 			line := "  --" + f.Name
@@ -60,24 +65,29 @@ func newFlagSet(name, synopsis string, std *stdio) *flag.FlagSet {
 // synopsis "kafkaesk tail PATTERN --from-beginning" needs ("--" ends the
 // flags). It returns the positional arguments.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package prints the usage on every parse error and on
+	// --help; run reports errors, and --help prints it once, here.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, errHelp
 			}
 			return nil, &usageError{dashDash.ReplaceAllString(err.Error(), "$1--$2")}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if k := len(args) - len(rest); k > 0 && args[k-1] == "--" {
+			return append(positional, rest...), nil // Parse consumed the "--"
+		}
+		if len(rest) == 0 {
 			return positional, nil
 		}
-		if len(args) > 0 && args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 }
 

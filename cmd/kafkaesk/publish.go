@@ -1,7 +1,434 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/record"
+)
 
 const publishSynopsis = "--stream STREAM [--schema NAME:VERSION] [--schema-file FILE.json] [--key KEY] [--data JSON]"
 
-func runPublish(ctx context.Context, std *stdio, args []string) error { return nil }
+// maxLineBytes is the longest stdin line publish reads; a longer one is
+// refused with its line number, and the lines after it are still read.
+// Kafka's own limit is lower (1 MiB per message unless BatchBytes is
+// raised with --kafka-settings), and reported per line too.
+const maxLineBytes = 64 << 20
+
+// flushTimeout bounds the wait for the acknowledgement of the messages
+// handed to the producer, once stdin ends or a signal arrives.
+const flushTimeout = 30 * time.Second
+
+// runPublish publishes JSON documents, from --data or one per stdin line,
+// to a stream, wrapped in the envelope of --schema or already enveloped.
+// localBroker is where publish sends without --kafka-servers: where
+// `kafkaesk broker` and collect's embedded broker listen by default.
+var localBroker = "127.0.0.1:" + strconv.Itoa(defaultBrokerPort)
+
+func runPublish(ctx context.Context, std *stdio, args []string) error {
+	fs := newFlagSet("publish", publishSynopsis, std)
+	kf := addKafkaFlags(fs)
+	stream := fs.String("stream", "", "stream to publish to; its topic is the topic prefix followed by the stream; required")
+	schemaKey := fs.String("schema", "", "wrap each document as the data of an envelope of this schema, NAME:VERSION\n(default: each document is a whole envelope, published as it is)")
+	schemaFile := fs.String("schema-file", "", "JSON Schema file the data of --schema must match\n(default: the built-in one for "+record.SchemaID+", none for other schemas)")
+	key := fs.String("key", "", "record key of every message, which picks the partition (default: none, a random partition)")
+	data := fs.String("data", "", "publish this one JSON document instead of reading one per line from stdin")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := kf.check(); err != nil {
+		return err
+	}
+	dataGiven := flagGiven(fs, "data")
+	switch {
+	case len(rest) > 0:
+		return usagef("unexpected argument %q: give the document with --data or on stdin", rest[0])
+	case *stream == "":
+		return usagef("flag --stream is required")
+	case *schemaFile != "" && *schemaKey == "":
+		return usagef("flag --schema-file needs --schema NAME:VERSION, the schema it describes")
+	}
+	p := &publisher{stream: *stream, errOut: std.err}
+	if *schemaKey != "" {
+		id, version, err := parseSchemaKey(*schemaKey)
+		if err != nil {
+			return err
+		}
+		p.wrapKey = id + ":" + strconv.Itoa(version)
+		if p.schema, err = loadSchema(id, version, *schemaFile); err != nil {
+			return err
+		}
+	} else {
+		// Replayed envelopes of log events are checked as --schema
+		// PydanticLogModel:N would check their data.
+		if p.eventSchema, err = loadSchema(record.SchemaID, 1, ""); err != nil {
+			return err
+		}
+	}
+	if *key != "" {
+		p.opts = append(p.opts, core.Key([]byte(*key)))
+	}
+
+	var dataValue []byte
+	if dataGiven {
+		// A bad --data is reported before anything connects.
+		if dataValue, err = p.value([]byte(*data)); err != nil {
+			p.refuse("--data", err)
+			return p.finish(nil)
+		}
+	}
+	cfg := kf.config(std)
+	if !kf.brokersGiven() {
+		cfg.Brokers = []string{localBroker}
+	}
+	app, err := connect(ctx, cfg)
+	if err != nil {
+		if !kf.brokersGiven() {
+			return fmt.Errorf("%w (no --kafka-servers given: start a broker with 'kafkaesk broker', or give --kafka-servers)", err)
+		}
+		return err
+	}
+	p.app = app
+	if err := app.EnsureStream(ctx, *stream, 0); err != nil {
+		closeApp(app)
+		return err
+	}
+	if dataGiven {
+		p.send(ctx, "--data", dataValue)
+		return p.finish(nil)
+	}
+	if f, ok := std.in.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		fmt.Fprintln(std.err, "kafkaesk publish: reading JSON documents from stdin, one per line; end with Ctrl-D")
+	}
+	return p.finish(p.publishLines(ctx, std.in))
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// parseSchemaKey parses --schema NAME:VERSION.
+func parseSchemaKey(s string) (id string, version int, err error) {
+	id, v, ok := strings.Cut(s, ":")
+	switch {
+	case !ok || v == "":
+		return "", 0, usagef("flag --schema: %q has no version: give NAME:VERSION, as %s:1", s, id)
+	case id == "":
+		return "", 0, usagef("flag --schema: %q has no name: give NAME:VERSION", s)
+	case !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' }):
+		return "", 0, usagef("flag --schema: name %q has a character the envelope would have to escape", id)
+	}
+	version, err = strconv.Atoi(v)
+	if err != nil || version < 1 || strings.TrimLeft(v, "0123456789") != "" {
+		return "", 0, usagef("flag --schema: version %q is not a whole number from 1 up", v)
+	}
+	return id, version, nil
+}
+
+// loadSchema returns the schema validating the data of id:version: the
+// one in file, else the built-in log event schema for record.SchemaID,
+// else nil (published unvalidated).
+func loadSchema(id string, version int, file string) (*core.Schema, error) {
+	doc := []byte(record.EventSchemaJSON)
+	if file != "" {
+		var err error
+		if doc, err = os.ReadFile(file); err != nil {
+			var perr *os.PathError
+			if errors.As(err, &perr) {
+				err = perr.Err
+			}
+			return nil, fmt.Errorf("schema file %s: %w", file, err)
+		}
+	} else if id != record.SchemaID {
+		return nil, nil
+	}
+	s, err := core.CompileSchema(core.SchemaOptions{ID: id, Version: version}, doc)
+	if err != nil {
+		if file == "" {
+			return nil, err // never: the record package tests compile it
+		}
+		return nil, fmt.Errorf("schema file %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// publisher turns documents into message values, hands them to the
+// producer and counts the outcome. Its counters and errOut are shared
+// with the delivery callbacks, which run on the producer's goroutine.
+type publisher struct {
+	stream      string
+	wrapKey     string       // --schema, normalised; "" when documents are envelopes
+	schema      *core.Schema // validates the data of wrapKey; nil: none
+	eventSchema *core.Schema // validates replayed log event envelopes
+	opts        []core.PublishOption
+	app         *core.Application // nil until connected
+
+	refused   atomic.Int64 // documents never handed to the producer
+	sent      atomic.Int64 // handed to the producer
+	published atomic.Int64 // acknowledged by the broker
+
+	mu       sync.Mutex // guards errOut and finished
+	errOut   io.Writer
+	finished bool // set by finish: late callbacks write nothing
+}
+
+// reportf writes one line on stderr, unless finish has returned.
+func (p *publisher) reportf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.finished {
+		fmt.Fprintf(p.errOut, format+"\n", args...)
+	}
+}
+
+// refuse reports a document that is not handed to the producer.
+func (p *publisher) refuse(label string, err error) {
+	p.refused.Add(1)
+	p.reportf("%s: %v", label, err)
+}
+
+// value returns the message value of one document, or why it is refused.
+func (p *publisher) value(doc []byte) ([]byte, error) {
+	// Unmarshal, unlike Compact, says where a syntax error is.
+	if err := json.Unmarshal(doc, new(json.RawMessage)); err != nil {
+		var serr *json.SyntaxError
+		if errors.As(err, &serr) {
+			return nil, fmt.Errorf("invalid JSON: %v (at byte %d)", err, serr.Offset)
+		}
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, doc); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if p.wrapKey != "" {
+		if c := compact.Bytes()[0]; c != '{' {
+			return nil, fmt.Errorf("does not match schema %s: the data is a JSON %s, not an object", p.wrapKey, jsonKind(c))
+		}
+		if p.schema != nil {
+			if err := p.schema.Validate(compact.Bytes()); err != nil {
+				return nil, fmt.Errorf("does not match schema %s: %s", p.wrapKey, describeValidation(err))
+			}
+		}
+		return core.AppendEnvelope(make([]byte, 0, compact.Len()+len(p.wrapKey)+24), p.wrapKey, compact.Bytes()), nil
+	}
+	env, err := core.DecodeEnvelope(compact.Bytes())
+	if err != nil {
+		reason := strings.TrimPrefix(err.Error(), "kafkaesk: message is not a kafkaesk envelope: ")
+		return nil, fmt.Errorf(`not a kafkaesk envelope {"schema":"NAME:VERSION","data":{...}}: %s (give --schema NAME:VERSION to publish documents as data)`, reason)
+	}
+	if id, _, _ := strings.Cut(env.Schema, ":"); id == record.SchemaID {
+		if err := p.eventSchema.Validate(env.Data); err != nil {
+			return nil, fmt.Errorf("does not match schema %s: %s", env.Schema, describeValidation(err))
+		}
+	}
+	return bytes.Clone(bytes.TrimSpace(doc)), nil
+}
+
+func jsonKind(first byte) string {
+	switch first {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// describeValidation lists the failing fields of a *core.ValidationError.
+func describeValidation(err error) string {
+	var verr *core.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) == 0 {
+		return err.Error()
+	}
+	parts := make([]string, len(verr.Problems))
+	for i, pr := range verr.Problems {
+		field := pr.Field
+		if field == "" {
+			field = "(document)"
+		}
+		parts[i] = "field " + field + ": " + pr.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
+// send hands value to the producer; label names the document in errors.
+func (p *publisher) send(ctx context.Context, label string, value []byte) {
+	done := func(err error) {
+		if err != nil {
+			p.reportf("%s: %v", label, err)
+			return
+		}
+		p.published.Add(1)
+	}
+	if err := p.app.RawPublishAsync(ctx, p.stream, value, done, p.opts...); err != nil {
+		p.refuse(label, err)
+		return
+	}
+	p.sent.Add(1)
+}
+
+// inputLine is one line of stdin, copied, or the error that ended the
+// reading.
+type inputLine struct {
+	n       int // from 1
+	text    []byte
+	tooLong bool // text is empty: the line had more than maxLineBytes
+	err     error
+}
+
+// publishLines publishes each non-blank line of in until it ends or ctx
+// does. Reading happens on a goroutine of its own, so that a signal stops
+// a publish waiting on a terminal; that goroutine returns once this one
+// does, unless it is blocked in a Read, which only the process exit ends.
+func (p *publisher) publishLines(ctx context.Context, in io.Reader) error {
+	lines := make(chan inputLine, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(lines)
+		readLines(in, maxLineBytes, func(l inputLine) bool {
+			select {
+			case lines <- l:
+				return true
+			case <-stop:
+				return false
+			}
+		})
+	}()
+	for {
+		var l inputLine
+		var ok bool
+		select {
+		case l, ok = <-lines:
+		case <-ctx.Done():
+			return errInterrupted
+		}
+		switch {
+		case !ok:
+			return nil
+		case l.err != nil:
+			return fmt.Errorf("read stdin: %w", l.err)
+		case l.tooLong:
+			p.refuse("stdin:"+strconv.Itoa(l.n), fmt.Errorf("line longer than %d MiB", maxLineBytes>>20))
+			continue
+		}
+		label := "stdin:" + strconv.Itoa(l.n)
+		value, err := p.value(l.text)
+		if err != nil {
+			p.refuse(label, err)
+			continue
+		}
+		p.send(ctx, label, value)
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+	}
+}
+
+// readLines reads in line by line and calls fn with every line that is
+// not blank, until in ends (fn is not called for io.EOF), a read fails
+// (fn gets the error, and the number of the line it cut) or fn returns
+// false. Lines end with "\n" or "\r\n" and are trimmed of spaces; a line
+// longer than maxLen is passed with tooLong set, and reading goes on.
+func readLines(in io.Reader, maxLen int, fn func(inputLine) bool) {
+	r := bufio.NewReaderSize(in, 64<<10)
+	for n := 1; ; n++ {
+		var line []byte
+		tooLong := false
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = r.ReadSlice('\n')
+			if !tooLong {
+				if len(line)+len(chunk) > maxLen+2 { // room for "\r\n"
+					tooLong, line = true, nil
+				} else {
+					line = append(line, chunk...)
+				}
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			fn(inputLine{n: n, err: err})
+			return
+		}
+		line = bytes.TrimSpace(line)
+		if tooLong || len(line) > maxLen {
+			if !fn(inputLine{n: n, tooLong: true}) {
+				return
+			}
+		} else if len(line) > 0 {
+			if !fn(inputLine{n: n, text: line}) {
+				return
+			}
+		}
+		if err != nil { // io.EOF
+			return
+		}
+	}
+}
+
+// errInterrupted ends publishLines when a signal arrives first. It is
+// not a failure: the documents read so far are published.
+var errInterrupted = errors.New("interrupted before the end of stdin")
+
+// finish flushes what was handed to the producer, closes the application
+// and reports the counts. end is why the input ended early, or nil. It
+// returns an error when a document failed or the input could not be read.
+func (p *publisher) finish(end error) error {
+	if p.app != nil {
+		// Messages already accepted go out even after a signal.
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		if err := p.app.Flush(ctx); err != nil {
+			p.reportf("kafkaesk publish: waiting for acknowledgements: %v", err)
+		}
+		cancel()
+		closeApp(p.app)
+	}
+	p.mu.Lock()
+	p.finished = true
+	p.mu.Unlock()
+	published := p.published.Load()
+	// A message handed over and never completed, when the flush timed
+	// out, failed too.
+	failed := p.sent.Load() - published + p.refused.Load()
+	summary := fmt.Sprintf("published %d, failed %d to %s", published, failed, p.stream)
+	switch {
+	case errors.Is(end, errInterrupted):
+		summary += " (" + end.Error() + ")"
+	case end != nil:
+		return fmt.Errorf("%s; %w", summary, end)
+	}
+	if failed > 0 {
+		return errors.New(summary)
+	}
+	fmt.Fprintf(p.errOut, "kafkaesk publish: %s\n", summary)
+	return nil
+}
