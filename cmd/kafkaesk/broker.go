@@ -28,7 +28,7 @@ func runBroker(ctx context.Context, std *stdio, args []string) error {
 	}
 	b, err := startBroker(*port, *dataDir, *partitions, std)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; give another --port", err)
 	}
 	<-ctx.Done()
 	b.Close()

@@ -177,7 +177,7 @@ func startBroker(port int, dataDir string, partitions int, std *stdio) (*kafkaes
 	}
 	b, err := kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dataDir, Partitions: partitions})
 	if err != nil {
-		return nil, fmt.Errorf("embedded broker on 127.0.0.1:%d: %w (is another broker running there? give --kafka-servers to use it, or another port)", port, err)
+		return nil, fmt.Errorf("embedded broker: %w (is another broker running there?)", err)
 	}
 	fmt.Fprintf(std.err, "kafkaesk: embedded broker listening on %s\n", b.Addr())
 	return b, nil

@@ -225,3 +225,10 @@ func TestUsagePrintedOnce(t *testing.T) {
 		t.Errorf("--nope: exit %d, want 2 and no usage:\n%s", code, stderr)
 	}
 }
+
+func TestHelpOfAnUnknownCommand(t *testing.T) {
+	_, stderr, code := runMain(context.Background(), "", "help", "nosuch")
+	if code != 2 || !strings.Contains(stderr, `unknown command "nosuch"`) {
+		t.Errorf("exit %d, want 2 naming the command:\n%s", code, stderr)
+	}
+}

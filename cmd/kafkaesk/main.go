@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -56,6 +57,9 @@ func run(ctx context.Context, args []string, std *stdio) int {
 			if c := lookup(args[1]); c != nil {
 				return run(ctx, []string{c.name, "--help"}, std)
 			}
+			fmt.Fprintf(std.err, "kafkaesk: unknown command %q\n\n", args[1])
+			usage(std.err)
+			return 2
 		}
 		usage(std.err)
 		if len(args) == 0 {
@@ -80,7 +84,8 @@ func run(ctx context.Context, args []string, std *stdio) int {
 		fmt.Fprintf(std.err, "kafkaesk %s: %v\nRun 'kafkaesk %s --help' for usage.\n", c.name, err, c.name)
 		return 2
 	default:
-		fmt.Fprintf(std.err, "kafkaesk %s: %v\n", c.name, err)
+		// Errors from the library say "kafkaesk: ..." already.
+		fmt.Fprintf(std.err, "kafkaesk %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "kafkaesk: "))
 		return 1
 	}
 }

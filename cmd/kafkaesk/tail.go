@@ -58,7 +58,7 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 	if !kf.brokersGiven() {
 		b, err := startBroker(*brokerPort, *brokerDir, 0, std)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w; %s", err, "give --kafka-servers to use it, or another --broker-port")
 		}
 		defer b.Close()
 		cfg.Brokers = b.Brokers()
