@@ -39,6 +39,7 @@ var commands = []command{
 	{"collect", collectSynopsis, "consume log streams and write their events to outputs (the daemon)", runCollect},
 	{"tail", tailSynopsis, "print the messages of streams, like kcat -C", runTail},
 	{"publish", publishSynopsis, "publish JSON documents to a stream, enveloped and validated", runPublish},
+	{"bench", benchSynopsis, "load-test the log pipeline: throughput, caller latency, drops", runBench},
 	{"broker", brokerSynopsis, "run an embedded single-node Kafka broker for development", runBroker},
 	{"version", "", "print the version", runVersion},
 }
