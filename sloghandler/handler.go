@@ -116,6 +116,12 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 // or with the Block policy waits at most BlockTimeout first. Canceling ctx
 // does not affect the record.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.p.fullAndDropping() {
+		// Dropped anyway: do not pay for the encoding. Under overload
+		// every call is a drop, and callers that encode for nothing
+		// take the CPU the worker needs to drain the queue.
+		return h.p.drop()
+	}
 	buf := bufPool.Get().(*[]byte)
 	*buf = h.enc.Append((*buf)[:0], ctx, r)
 	event := make([]byte, len(*buf)) // owned by the queue from here on

@@ -310,3 +310,21 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Once the queue is full, a dropped call costs no encoding and no
+// allocation: under overload, callers must not take the worker's CPU.
+func TestDropWhenFullDoesNotEncode(t *testing.T) {
+	app := newApp(t, []string{"127.0.0.1:1"}) // never reachable: the queue only fills
+	h := newHandler(t, app, &sloghandler.Options{QueueSize: 1, BatchSize: 1, Warnings: new(syncBuffer)})
+	logger := slog.New(h)
+	require.Eventually(t, func() bool {
+		logger.Info("fill")
+		return h.Stats().Dropped > 0
+	}, 10*time.Second, time.Millisecond)
+	before := h.Stats()
+	allocs := testing.AllocsPerRun(100, func() { logger.Info("dropped", "a", 1, "b", "two") })
+	assert.Zero(t, allocs, "allocations per dropped call")
+	s := h.Stats()
+	assert.Equal(t, int64(101), s.Dropped-before.Dropped)
+	assert.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Queued)
+}

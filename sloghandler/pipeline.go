@@ -76,6 +76,21 @@ func (p *pipeline) enqueue(event []byte) error {
 		case <-t.C:
 		}
 	}
+	p.enqueued.Add(-1) // drop counts it
+	return p.drop()
+}
+
+// fullAndDropping reports whether an event would be dropped now: the
+// queue is full and the policy drops. A racy read of the queue's length:
+// an event may be dropped although a slot freed meanwhile, as it may
+// when it arrives a moment earlier.
+func (p *pipeline) fullAndDropping() bool {
+	return p.opts.WhenFull == DropNewest && len(p.queue) == cap(p.queue) && !p.closed.Load()
+}
+
+// drop counts and reports an event refused because the queue is full.
+func (p *pipeline) drop() error {
+	p.enqueued.Add(1)
 	p.dropped.Add(1)
 	p.warn("Queue hit max log queue size, discarding message")
 	return ErrDropped
