@@ -25,6 +25,12 @@ type producer struct {
 // It runs on the producer's goroutine and must not block.
 type Delivery func(err error)
 
+// BatchDelivery is called once per message of RawPublishBatchAsync with
+// the message's value and its outcome: nil when the broker acknowledged
+// it, else a *PublishError. It runs on the producer's goroutine and must
+// not block.
+type BatchDelivery func(value []byte, err error)
+
 // waiter turns a completion into a result for a blocking Publish.
 type waiter struct{ done chan error }
 
@@ -62,27 +68,73 @@ func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
 // deadline, for at most maxWait. It returns an error (and never calls the
 // completion) when msg could not be handed over.
 func (p *producer) send(ctx context.Context, msg kafka.Message, maxWait time.Duration) error {
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, maxWait)
-			defer cancel()
-		}
-		select {
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
-			return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for producer buffer space (%d messages unacknowledged): %w", cap(p.slots), ctx.Err())}
-		}
+	if err := p.acquire(ctx, 1, maxWait); err != nil {
+		return &PublishError{Topic: msg.Topic, Err: err}
 	}
 	p.idle.add(1)
 	if err := p.w.WriteMessages(ctx, msg); err != nil {
-		<-p.slots
-		p.idle.add(-1)
-		return &PublishError{Topic: msg.Topic, Err: describeWriteError(err, msg)}
+		p.release(1)
+		return &PublishError{Topic: msg.Topic, Err: describeWriteError(err)}
 	}
 	return nil
+}
+
+// sendBatch is send for many messages: all handed over, or none (and no
+// completion called).
+func (p *producer) sendBatch(ctx context.Context, msgs []kafka.Message, maxWait time.Duration) error {
+	if len(msgs) > cap(p.slots) {
+		return &PublishError{Topic: msgs[0].Topic, Err: fmt.Errorf("batch of %d messages is larger than the producer's buffer (MaxBufferedMessages %d)", len(msgs), cap(p.slots))}
+	}
+	if err := p.acquire(ctx, len(msgs), maxWait); err != nil {
+		return &PublishError{Topic: msgs[0].Topic, Err: err}
+	}
+	p.idle.add(len(msgs))
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+		p.release(len(msgs))
+		return &PublishError{Topic: msgs[0].Topic, Err: describeWriteError(err)}
+	}
+	return nil
+}
+
+// acquire takes n buffer slots, waiting as send says; on an error it
+// holds none.
+func (p *producer) acquire(ctx context.Context, n int, maxWait time.Duration) error {
+	taken := 0
+	for ; taken < n; taken++ {
+		select {
+		case p.slots <- struct{}{}:
+			continue
+		default:
+		}
+		break
+	}
+	if taken == n {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, maxWait)
+		defer cancel()
+	}
+	for ; taken < n; taken++ {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			for range taken {
+				<-p.slots
+			}
+			return fmt.Errorf("waiting for producer buffer space (%d messages unacknowledged): %w", cap(p.slots), ctx.Err())
+		}
+	}
+	return nil
+}
+
+// release gives back n slots of messages that were not handed over.
+func (p *producer) release(n int) {
+	for range n {
+		<-p.slots
+	}
+	p.idle.add(-n)
 }
 
 // complete is the writer's Completion callback, called once per batch.
@@ -97,6 +149,8 @@ func (p *producer) complete(msgs []kafka.Message, err error) {
 			d.done <- perr
 		case Delivery:
 			d(perr)
+		case BatchDelivery:
+			d(msgs[i].Value, perr)
 		}
 		<-p.slots
 	}
@@ -123,10 +177,10 @@ func (p *producer) close(ctx context.Context) error {
 	}
 }
 
-func describeWriteError(err error, msg kafka.Message) error {
+func describeWriteError(err error) error {
 	var tooLarge kafka.MessageTooLargeError
 	if errors.As(err, &tooLarge) {
-		return fmt.Errorf("message of %d bytes is larger than the batch limit (BatchBytes): %w", len(msg.Key)+len(msg.Value), err)
+		return fmt.Errorf("message of %d bytes is larger than the batch limit (BatchBytes): %w", len(tooLarge.Message.Key)+len(tooLarge.Message.Value), err)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/segmentio/kafka-go"
 
@@ -87,6 +88,53 @@ func (a *Application) RawPublishAsync(ctx context.Context, stream string, value 
 	}
 	return a.send(ctx, msg, opts)
 }
+
+// RawPublishBatchAsync is RawPublishAsync for many values at once, in
+// order: one hand-over to the producer, far cheaper per message than one
+// call each. done (if not nil) is called once per value with that value
+// and its outcome, on the producer's goroutine, in no guaranteed order
+// across partitions. opts apply to every message.
+//
+// The hand-over is all or nothing: on an error none of values was sent
+// and done is never called. It blocks as RawPublishAsync does, while the
+// producer's buffer has no room for all of values.
+func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, values [][]byte, done BatchDelivery, opts ...PublishOption) error {
+	if len(values) == 0 {
+		return nil
+	}
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	topic := a.Topic(stream)
+	msgs := messagesPool.Get().(*[]kafka.Message)
+	defer func() {
+		clear(*msgs) // drop the references to values
+		*msgs = (*msgs)[:0]
+		messagesPool.Put(msgs)
+	}()
+	for _, v := range values {
+		msg := kafka.Message{Topic: topic, Value: v}
+		if done != nil {
+			msg.WriterData = done
+		}
+		for _, o := range opts {
+			o.apply(&msg)
+		}
+		*msgs = append(*msgs, msg)
+	}
+	if a.topics.isKnown(topic) {
+		return a.producer.sendBatch(ctx, *msgs, a.cfg.RequestTimeout)
+	}
+	rctx, cancel := a.requestContext(ctx)
+	defer cancel()
+	if err := a.producer.sendBatch(rctx, *msgs, a.cfg.RequestTimeout); err != nil {
+		return err
+	}
+	a.topics.markKnown(topic)
+	return nil
+}
+
+var messagesPool = sync.Pool{New: func() any { return new([]kafka.Message) }}
 
 // prepare encodes and validates value, starts the application if needed
 // and makes sure the stream's topic exists.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,6 +108,63 @@ func TestRawPublishSendsBytesAsTheyAre(t *testing.T) {
 	msgs := testutil.ReadTopic(t, brokers, app.Topic("raw"), 2, 20*time.Second)
 	assert.Equal(t, "1", string(msgs[0].Value))
 	assert.Equal(t, "2", string(msgs[1].Value))
+}
+
+// A batch goes out in order, and done hears of each value once.
+func TestRawPublishBatchAsyncDeliversEachValueOnce(t *testing.T) {
+	app, brokers := newTestApp(t, core.Config{})
+	ctx := testContext(t)
+	require.NoError(t, app.EnsureStream(ctx, "batch", 0))
+	const n = 2500
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = []byte(strconv.Itoa(i))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	done := func(value []byte, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			seen["error: "+err.Error()]++
+			return
+		}
+		seen[string(value)]++
+	}
+	require.NoError(t, app.RawPublishBatchAsync(ctx, "batch", values[:1000], done, core.Key([]byte("k"))))
+	require.NoError(t, app.RawPublishBatchAsync(ctx, "batch", values[1000:], done, core.Key([]byte("k"))))
+	require.NoError(t, app.Flush(ctx))
+	mu.Lock()
+	assert.Len(t, seen, n)
+	for v, count := range seen {
+		assert.Equal(t, 1, count, "value %s", v)
+	}
+	mu.Unlock()
+	msgs := testutil.ReadTopic(t, brokers, app.Topic("batch"), n, 20*time.Second)
+	for i, m := range msgs {
+		require.Equal(t, strconv.Itoa(i), string(m.Value), "in order on the key's partition")
+	}
+}
+
+// One value too large for a batch refuses the whole batch: nothing is
+// sent, done is never called, and the error names the topic.
+func TestRawPublishBatchAsyncIsAllOrNothing(t *testing.T) {
+	app, brokers := newTestApp(t, core.Config{BatchBytes: 1024})
+	ctx := testContext(t)
+	require.NoError(t, app.EnsureStream(ctx, "batch", 0))
+	var calls atomic.Int64
+	err := app.RawPublishBatchAsync(ctx, "batch", [][]byte{[]byte("a"), make([]byte, 2048), []byte("c")},
+		func([]byte, error) { calls.Add(1) })
+	var pe *core.PublishError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, app.Topic("batch"), pe.Topic)
+	assert.Contains(t, err.Error(), "message of 2048 bytes is larger than the batch limit")
+	require.NoError(t, app.Flush(ctx), "nothing left in flight")
+	assert.Zero(t, calls.Load())
+	assert.Equal(t, int64(0), testutil.MessageCount(t, brokers, app.Topic("batch")))
+
+	require.NoError(t, app.Close(ctx))
+	assert.ErrorIs(t, app.RawPublishBatchAsync(ctx, "batch", [][]byte{[]byte("a")}, nil), core.ErrClosed)
 }
 
 func TestValidationFailureSendsNothing(t *testing.T) {
