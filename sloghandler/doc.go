@@ -22,12 +22,17 @@
 //
 // # Delivery
 //
-// One worker goroutine publishes the queue in batches through the core
-// application (same envelope, topic prefix and topic creation as
-// core.Application.Publish), waits for the acknowledgements, and retries
-// failures with backoff while Kafka is down or slow, keeping the events.
-// Events are keyed by the hostname by default, so one process's events
-// stay on one partition, in order. [Handler.Flush] and [Handler.Close]
+// One worker goroutine hands the queue to the core application's producer
+// in batches (same topic prefix and topic creation as
+// core.Application.Publish) as fast as events come, without waiting for
+// one batch's acknowledgement before handing over the next. An event
+// holds its place in the queue until Kafka acknowledges it, so QueueSize
+// bounds the events in memory wherever they are. Events that fail (Kafka
+// down past the producer's own retries) are published again, before newer
+// ones, with backoff, until they are delivered or Close gives up. Events
+// are keyed by the hostname by default, so one process's events stay on
+// one partition, in order; a retry after a failure may land some of them
+// after later ones. [Handler.Flush] and [Handler.Close]
 // deliver what is queued within their context's deadline; [Handler.Stats]
 // accounts for every event: Enqueued = Published + Dropped + Failed + Queued.
 //

@@ -88,6 +88,9 @@ func newHandler(app *core.Application, ownsApp bool, stream string, opts *Option
 	if o.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("BatchSize %d is less than allowed 1", o.BatchSize))
 	}
+	if limit := app.Config().MaxBufferedMessages; o.BatchSize > limit {
+		errs = append(errs, fmt.Errorf("BatchSize %d is more than the application's MaxBufferedMessages %d", o.BatchSize, limit))
+	}
 	if o.WhenFull != DropNewest && o.WhenFull != Block {
 		errs = append(errs, fmt.Errorf("WhenFull %d is not DropNewest or Block", o.WhenFull))
 	}

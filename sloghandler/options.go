@@ -30,15 +30,17 @@ type Options struct {
 	// partition, in the order they were logged.
 	Key []byte
 
-	// QueueSize is how many encoded events wait for Kafka. Default: 10,000.
+	// QueueSize is how many encoded events may wait for Kafka's
+	// acknowledgement, queued or in flight: it bounds the handler's
+	// memory. Default: 10,000.
 	QueueSize int
 	// WhenFull says what Handle does when the queue is full.
 	// Default: DropNewest.
 	WhenFull FullPolicy
 	// BlockTimeout bounds the wait of the Block policy. Default: 100ms.
 	BlockTimeout time.Duration
-	// BatchSize is the most events the worker publishes at once.
-	// Default: 1,000.
+	// BatchSize is the most events the worker hands to the producer at
+	// once; at most the application's MaxBufferedMessages. Default: 1,000.
 	BatchSize int
 	// MaxBackoff caps the wait between retries while Kafka fails.
 	// Default: 5s.

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
 
@@ -17,23 +19,44 @@ type Stats struct {
 	Enqueued  int64 // events handed to Handle (at or above the level)
 	Published int64 // acknowledged by Kafka
 	Dropped   int64 // refused because the queue was full, or after Close
-	Failed    int64 // given up on: Close's deadline passed before delivery
-	Queued    int64 // accepted and not yet published: the queue depth
+	Failed    int64 // given up on: larger than a producer batch, or not delivered before Close's deadline
+	Queued    int64 // accepted and not yet acknowledged (waiting, in flight or to be retried); at most QueueSize
 }
 
 // pipeline is the queue and its worker, shared by a root handler and every
 // handler derived from it. The worker goroutine is owned by the pipeline:
 // started by newHandler, stopped by close.
+//
+// Every accepted event holds one of QueueSize slots from Handle until
+// Kafka acknowledges it (or close gives up on it): the slots bound the
+// events in memory, wherever they are. The worker hands events to the
+// producer as they come, in batches, without waiting for earlier batches'
+// acknowledgements; the producer's completions release the slots, or put
+// failed events back for the worker to publish again.
 type pipeline struct {
-	app     *core.Application
-	ownsApp bool
-	stream  string
-	opts    *Options
+	app        *core.Application
+	ownsApp    bool
+	stream     string
+	opts       *Options
+	batchBytes int64 // the producer's largest batch: a larger event can never be sent
 
-	queue chan []byte   // encoded events; cap QueueSize; never closed
-	stop  chan struct{} // closed by close: the worker drains and exits
-	abort chan struct{} // closed when close's deadline passed: give up
-	done  chan struct{} // closed by the worker when it exits
+	slots   chan struct{} // one token per event accepted and not settled; cap QueueSize
+	queue   chan []byte   // accepted events not yet handed to the producer; cap QueueSize, never closed
+	retry   chan struct{} // cap 1: failed events wait in retries or refused
+	deliver core.BatchDelivery
+
+	ctx    context.Context // the worker's; canceled by close when it stops the worker
+	cancel context.CancelFunc
+	done   chan struct{} // closed by the worker when it exits
+
+	mu       sync.Mutex
+	inFlight int64    // handed to the producer, outcome not known yet
+	retries  [][]byte // failed, to be published again, in the order they failed
+	refused  [][]byte // in a batch the broker refused as too large: to be sent one by one
+	lastErr  error    // the latest failure, for the warning
+	settled  bool     // close gave up: late outcomes change nothing
+
+	failStreak atomic.Int32 // retry rounds since the last acknowledgement: the backoff
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -44,48 +67,59 @@ type pipeline struct {
 }
 
 func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options) *pipeline {
-	return &pipeline{
-		app:     app,
-		ownsApp: ownsApp,
-		stream:  stream,
-		opts:    o,
-		queue:   make(chan []byte, o.QueueSize),
-		stop:    make(chan struct{}),
-		abort:   make(chan struct{}),
-		done:    make(chan struct{}),
+	p := &pipeline{
+		app:        app,
+		ownsApp:    ownsApp,
+		stream:     stream,
+		opts:       o,
+		batchBytes: app.Config().BatchBytes,
+		slots:      make(chan struct{}, o.QueueSize),
+		queue:      make(chan []byte, o.QueueSize),
+		retry:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
+	p.deliver = p.delivered
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p
 }
 
+// enqueue accepts event if a slot is free (or frees up within
+// BlockTimeout under the Block policy), else drops it.
 func (p *pipeline) enqueue(event []byte) error {
-	p.enqueued.Add(1)
 	if p.closed.Load() {
+		p.enqueued.Add(1)
 		p.dropped.Add(1)
 		return ErrClosed
 	}
 	select {
-	case p.queue <- event:
-		return nil
+	case p.slots <- struct{}{}:
 	default:
-	}
-	if p.opts.WhenFull == Block {
-		t := time.NewTimer(p.opts.BlockTimeout)
-		defer t.Stop()
-		select {
-		case p.queue <- event:
-			return nil
-		case <-t.C:
+		if p.opts.WhenFull != Block || !p.waitForSlot() {
+			return p.drop()
 		}
 	}
-	p.enqueued.Add(-1) // drop counts it
-	return p.drop()
+	p.enqueued.Add(1) // before the worker can see it: Queued never goes negative
+	p.queue <- event  // never blocks: the queue holds fewer events than there are slots taken
+	return nil
 }
 
-// fullAndDropping reports whether an event would be dropped now: the
-// queue is full and the policy drops. A racy read of the queue's length:
-// an event may be dropped although a slot freed meanwhile, as it may
-// when it arrives a moment earlier.
+func (p *pipeline) waitForSlot() bool {
+	t := time.NewTimer(p.opts.BlockTimeout)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// fullAndDropping reports whether an event would be dropped now: every
+// slot is taken and the policy drops. A racy read: an event may be
+// dropped although a slot freed meanwhile, as it may when it arrives a
+// moment earlier.
 func (p *pipeline) fullAndDropping() bool {
-	return p.opts.WhenFull == DropNewest && len(p.queue) == cap(p.queue) && !p.closed.Load()
+	return p.opts.WhenFull == DropNewest && len(p.slots) == cap(p.slots) && !p.closed.Load()
 }
 
 // drop counts and reports an event refused because the queue is full.
@@ -116,22 +150,31 @@ func (p *pipeline) stats() Stats {
 	return s
 }
 
-// run is the worker: it publishes the queue in batches, in order, until
-// close stops it and the queue is empty.
+// run is the worker: it hands the queue to the producer in batches of up
+// to BatchSize, and publishes failed events again (before newer ones)
+// after a backoff, until close cancels its context.
 func (p *pipeline) run() {
 	defer close(p.done)
 	batch := make([][]byte, 0, p.opts.BatchSize)
 	for {
 		select {
+		case <-p.retry:
+			if !p.retryFailed() {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.retry:
+			if !p.retryFailed() {
+				return
+			}
+			continue
 		case ev := <-p.queue:
 			batch = append(batch, ev)
-		case <-p.stop:
-			select {
-			case ev := <-p.queue:
-				batch = append(batch, ev)
-			default:
-				return // stopped and drained
-			}
 		}
 	fill:
 		for len(batch) < cap(batch) {
@@ -142,99 +185,185 @@ func (p *pipeline) run() {
 				break fill
 			}
 		}
-		p.publish(batch)
-		clear(batch)
+		p.send(batch)
+		clear(batch) // the producer holds its own references
 		batch = batch[:0]
 	}
 }
 
-// publish delivers batch, retrying what fails with backoff until it is
-// all acknowledged or close gives up (then the rest counts as failed).
-func (p *pipeline) publish(batch [][]byte) {
-	pending := batch
-	backoff := 100 * time.Millisecond
+// retryFailed sends the events of refused batches one by one, then waits
+// out the backoff and publishes the failed events again. It returns false
+// when close stopped the worker meanwhile.
+func (p *pipeline) retryFailed() bool {
+	if !p.isolateRefused() {
+		return false
+	}
+	p.mu.Lock()
+	n, err := len(p.retries), p.lastErr
+	p.mu.Unlock()
+	if n == 0 {
+		return true
+	}
+	streak := p.failStreak.Add(1)
+	backoff := min(100*time.Millisecond<<min(streak-1, 16), p.opts.MaxBackoff)
+	p.warn("publishing to %s failed, retrying (%d events): %v", p.app.Topic(p.stream), n, err)
+	t := time.NewTimer(backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-p.ctx.Done():
+		return false
+	}
+	p.mu.Lock()
+	events := p.retries
+	p.retries = nil
+	p.mu.Unlock()
+	for len(events) > 0 {
+		n := min(len(events), p.opts.BatchSize)
+		p.send(events[:n])
+		events = events[n:]
+	}
+	return true
+}
+
+// isolateRefused publishes each event of a batch the broker refused as
+// too large on its own, waiting for each outcome (nothing else goes out
+// meanwhile, so it is not batched again with the culprit): the culprit
+// is refused again and given up on, and the others are delivered. It
+// returns false when close stopped the worker meanwhile.
+func (p *pipeline) isolateRefused() bool {
 	for {
-		failed, err := p.send(pending)
-		if len(failed) == 0 {
-			return
+		p.mu.Lock()
+		if len(p.refused) == 0 {
+			p.mu.Unlock()
+			return true
 		}
-		p.warn("publishing to %s failed, retrying (%d events): %v", p.app.Topic(p.stream), len(failed), err)
-		pending = failed
-		select {
-		case <-time.After(backoff):
-		case <-p.abort:
-			p.failed.Add(int64(len(pending)))
-			return
+		ev := p.refused[0]
+		p.refused = p.refused[1:]
+		p.inFlight++
+		p.mu.Unlock()
+		err := p.app.RawPublish(p.ctx, p.stream, ev, core.Key(p.opts.Key))
+		p.mu.Lock()
+		if p.settled {
+			p.mu.Unlock()
+			return false
 		}
-		backoff = min(2*backoff, p.opts.MaxBackoff)
+		p.inFlight--
+		switch {
+		case err == nil:
+			p.published.Add(1)
+			<-p.slots
+		case errors.Is(err, kafka.MessageSizeTooLarge):
+			p.giveUp(1)
+			p.warn("publishing to %s: the broker refused an event of %d bytes as too large: not sent: %v", p.app.Topic(p.stream), len(ev), err)
+		default:
+			p.failedNow([][]byte{ev}, err)
+		}
+		p.mu.Unlock()
+		if p.ctx.Err() != nil {
+			return false
+		}
 	}
 }
 
-// send publishes events once and waits for every acknowledgement, or for
-// close's abort. It returns the events that failed or were not
-// acknowledged, in order.
-func (p *pipeline) send(events [][]byte) (failed [][]byte, firstErr error) {
-	ctx := context.Background()
-	if err := p.app.EnsureStream(ctx, p.stream, 0); err != nil {
-		return events, err
+// send hands events to the producer. What cannot be handed over is put
+// back for a retry; an event larger than a producer batch fails at once,
+// as it always would.
+func (p *pipeline) send(events [][]byte) {
+	if p.tooLarge(events) {
+		events = p.dropTooLarge(events)
 	}
-	const (
-		pending = iota
-		acked
-		refused
-	)
-	var (
-		mu      sync.Mutex
-		state   = make([]int8, len(events))
-		errs    = make([]error, len(events))
-		settled bool // abandoned by close: late acknowledgements change nothing
-		wg      sync.WaitGroup
-	)
-	settle := func(i int, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if settled {
-			return
-		}
-		if err == nil {
-			state[i] = acked
-			p.published.Add(1)
-		} else {
-			state[i], errs[i] = refused, err
-		}
+	if len(events) == 0 {
+		return
 	}
-	for i, ev := range events {
-		wg.Add(1)
-		err := p.app.RawPublishAsync(ctx, p.stream, ev, func(err error) {
-			settle(i, err)
-			wg.Done()
-		}, core.Key(p.opts.Key))
-		if err != nil {
-			settle(i, err)
-			wg.Done()
+	p.mu.Lock()
+	p.inFlight += int64(len(events))
+	p.mu.Unlock()
+	err := p.app.EnsureStream(p.ctx, p.stream, 0)
+	if err == nil {
+		err = p.app.RawPublishBatchAsync(p.ctx, p.stream, events, p.deliver, core.Key(p.opts.Key))
+	}
+	if err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight -= int64(len(events))
+	if !p.settled {
+		p.failedNow(events, err)
+	}
+}
+
+func (p *pipeline) tooLarge(events [][]byte) bool {
+	for _, ev := range events {
+		if int64(len(ev)+len(p.opts.Key)) > p.batchBytes {
+			return true
 		}
 	}
-	all := make(chan struct{})
-	go func() { wg.Wait(); close(all) }()
+	return false
+}
+
+// dropTooLarge gives up on the events that no batch can hold and returns
+// the others, in a new slice.
+func (p *pipeline) dropTooLarge(events [][]byte) [][]byte {
+	kept := make([][]byte, 0, len(events))
+	for _, ev := range events {
+		if int64(len(ev)+len(p.opts.Key)) <= p.batchBytes {
+			kept = append(kept, ev)
+			continue
+		}
+		p.giveUp(1)
+		p.warn("an event of %d bytes is larger than the producer's batch limit (BatchBytes %d): not sent", len(ev), p.batchBytes)
+	}
+	return kept
+}
+
+// delivered is the producer's completion of one event.
+func (p *pipeline) delivered(event []byte, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.settled {
+		return
+	}
+	p.inFlight--
+	if errors.Is(err, kafka.MessageSizeTooLarge) {
+		// The broker refused the batch this event was in: some event of
+		// it (maybe not this one) it will never take. Each is sent again
+		// on its own, so that only that one is lost.
+		p.refused = append(p.refused, event)
+		p.wake()
+		return
+	}
+	if err != nil {
+		p.failedNow([][]byte{event}, err)
+		return
+	}
+	p.published.Add(1)
+	p.failStreak.Store(0)
+	<-p.slots
+}
+
+// failedNow keeps events for a retry and wakes the worker. p.mu is held.
+func (p *pipeline) failedNow(events [][]byte, err error) {
+	p.retries = append(p.retries, events...)
+	p.lastErr = err
+	p.wake()
+}
+
+// wake tells the worker that events wait in retries or refused.
+func (p *pipeline) wake() {
 	select {
-	case <-all:
-	case <-p.abort:
+	case p.retry <- struct{}{}:
+	default:
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	settled = true
-	for i := range events {
-		if state[i] != acked {
-			failed = append(failed, events[i])
-			if firstErr == nil {
-				firstErr = errs[i]
-			}
-		}
+}
+
+// giveUp counts n accepted events as failed and frees their slots.
+func (p *pipeline) giveUp(n int64) {
+	p.failed.Add(n)
+	for range n {
+		<-p.slots
 	}
-	if firstErr == nil && len(failed) > 0 {
-		firstErr = fmt.Errorf("%d events not acknowledged before close gave up", len(failed))
-	}
-	return failed, firstErr
 }
 
 func (p *pipeline) flush(ctx context.Context) error {
@@ -258,27 +387,32 @@ func (p *pipeline) close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		first = true
 		p.closed.Store(true)
-		close(p.stop)
-		before := p.failed.Load()
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			close(p.abort)
-			<-p.done
-		}
-		// Events that slipped in while the worker was stopping.
-		for {
+		_ = p.flush(ctx) // what it could not deliver is counted below
+		p.cancel()
+		<-p.done
+		// Whatever is left is given up on: in flight, to be retried, or
+		// still queued (some may have slipped in while the worker stopped).
+		p.mu.Lock()
+		p.settled = true
+		left := p.inFlight + int64(len(p.retries)+len(p.refused))
+		p.retries, p.refused = nil, nil
+		p.mu.Unlock()
+		for drained := false; !drained; {
 			select {
 			case <-p.queue:
-				p.failed.Add(1)
-				continue
+				left++
 			default:
+				drained = true
 			}
-			break
 		}
+		p.failed.Add(left)
 		var errs []error
-		if n := p.failed.Load() - before; n > 0 {
-			errs = append(errs, fmt.Errorf("sloghandler: close: %d events could not be delivered to %s: %w", n, p.app.Topic(p.stream), ctx.Err()))
+		if left > 0 {
+			cause := ctx.Err()
+			if cause == nil { // slipped in as the worker stopped
+				cause = ErrClosed
+			}
+			errs = append(errs, fmt.Errorf("sloghandler: close: %d events could not be delivered to %s: %w", left, p.app.Topic(p.stream), cause))
 		}
 		if p.ownsApp {
 			if err := p.app.Close(ctx); err != nil {
