@@ -18,7 +18,7 @@ const benchSynopsis = "[--goroutines 8] [--rate EVENTS/S] [--duration 10s] [--qu
 // The scenarios of --scenario. Without one, the load is what --rate says.
 const (
 	scenarioSteady     = "steady"      // half the probed capacity
-	scenarioBurst      = "burst"       // flat out into a small queue
+	scenarioBurst      = "burst"       // twice the probed capacity into a small queue
 	scenarioSlowBroker = "slow-broker" // the broker answers produce requests late
 	scenarioOutage     = "outage"      // the broker refuses produce requests for a while
 )
@@ -43,16 +43,22 @@ type benchOptions struct {
 	produceDelay time.Duration
 	drain        time.Duration
 	baseline     bool
+	rateGiven    bool // --rate was given: no probe
 }
 
-// probes reports whether the run first measures the capacity, to load
-// half of it: steady, slow-broker and outage without --rate.
+// probes reports whether the run first measures the capacity, to load a
+// share of it (loadShare): every scenario without --rate.
 func (o *benchOptions) probes() bool {
-	switch o.scenario {
-	case scenarioSteady, scenarioSlowBroker, scenarioOutage:
-		return o.rate == 0
+	return o.scenario != "" && !o.rateGiven
+}
+
+// loadShare is the part of the probed capacity the scenario loads: half,
+// or twice for burst, which is about more than the pipeline delivers.
+func (o *benchOptions) loadShare() float64 {
+	if o.scenario == scenarioBurst {
+		return 2
 	}
-	return false
+	return 0.5
 }
 
 // controlsBroker reports whether the scenario needs the embedded broker.
@@ -89,15 +95,15 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	kf := addKafkaFlags(fs)
 	var o benchOptions
 	fs.IntVar(&o.goroutines, "goroutines", 8, "goroutines logging at once")
-	fs.IntVar(&o.rate, "rate", 0, "events per second, all goroutines together; 0: flat out (steady, slow-broker\nand outage: half the capacity found by --probe)")
+	fs.IntVar(&o.rate, "rate", 0, "events per second, all goroutines together; 0: flat out (default: flat out, or\nwith --scenario a share of the capacity found by --probe)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long the goroutines log")
 	fs.IntVar(&o.queueSize, "queue-size", sloghandler.DefaultQueueSize, "the handler's queue, in events (burst: 1000 unless given)")
 	whenFull := fs.String("when-full", "drop", fmt.Sprintf("what a log call does when the queue is full: drop (count and go on) or block\n(wait up to %v, then drop)", sloghandler.DefaultBlockTimeout))
-	fs.StringVar(&o.scenario, "scenario", "", "a preset: steady (half the capacity), burst (flat out into a small queue),\nslow-broker (produce requests answered --produce-delay late), outage (the\nbroker refuses produce requests for --outage in the middle of the run);\nslow-broker and outage need the embedded broker")
+	fs.StringVar(&o.scenario, "scenario", "", "a preset: steady (half the capacity), burst (twice the capacity into a small queue),\nslow-broker (produce requests answered --produce-delay late), outage (the\nbroker refuses produce requests for --outage in the middle of the run);\nslow-broker and outage need the embedded broker")
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object")
 	fs.StringVar(&o.plot, "plot", "", "write a PNG chart of throughput and caller latency over time to this file")
 	fs.StringVar(&o.stream, "stream", "bench.logs", "the stream the events are published to")
-	fs.DurationVar(&o.probe, "probe", 2*time.Second, "without --rate, steady, slow-broker and outage first log flat out this long\n(with --when-full block) to find the capacity")
+	fs.DurationVar(&o.probe, "probe", 2*time.Second, "with --scenario and without --rate, first log flat out this long\n(with --when-full block) to find the capacity")
 	fs.DurationVar(&o.outage, "outage", 5*time.Second, "outage: how long the broker refuses produce requests, centred in the run")
 	fs.DurationVar(&o.produceDelay, "produce-delay", 50*time.Millisecond, "slow-broker: how late the broker answers each produce request")
 	fs.DurationVar(&o.drain, "drain-timeout", 30*time.Second, "after the load, how long queued events may take to be acknowledged")
@@ -125,6 +131,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	default:
 		return usagef("flag --scenario: want steady, burst, slow-broker or outage, got %q", o.scenario)
 	}
+	o.rateGiven = given["rate"]
 	if o.scenario == scenarioBurst && !given["queue-size"] {
 		o.queueSize = burstQueueSize
 	}
@@ -203,7 +210,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 			return nil // interrupted: nothing measured
 		}
 		b.capacity = capacity
-		o.rate = max(1, int(capacity/2))
+		o.rate = max(1, int(capacity*o.loadShare()))
 		fmt.Fprintf(prog, "kafkaesk bench: capacity %s events/s acknowledged; loading %s events/s\n",
 			commas(int64(capacity)), commas(int64(o.rate)))
 	}

@@ -134,14 +134,25 @@ func TestBenchSlowBrokerStillDelivers(t *testing.T) {
 	assert.Greater(t, benchNum(t, res, "acknowledged"), 0.0)
 }
 
-// Burst floods a small queue: drops are counted.
+// Burst loads twice the probed capacity into a small queue: drops are
+// counted, and what is not dropped is delivered.
 func TestBenchBurstDropsIntoASmallQueue(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	res, _ := benchJSON(t, "--scenario", "burst", "--duration", "1s", "--goroutines", "2", "--queue-size", "10")
+	res, _ := benchJSON(t, "--scenario", "burst", "--duration", "1s", "--probe", "300ms", "--goroutines", "2", "--queue-size", "10")
 	assert.Equal(t, 10.0, benchNum(t, res, "queue_size"))
-	assert.Zero(t, benchNum(t, res, "target_rate"), "flat out")
+	assert.InDelta(t, 2*benchNum(t, res, "probed_capacity"), benchNum(t, res, "target_rate"), 1, "twice the capacity")
 	assert.Greater(t, benchNum(t, res, "dropped"), 0.0)
 	assert.Greater(t, benchNum(t, res, "acknowledged"), 0.0)
+	assert.Equal(t, benchNum(t, res, "sent"), benchNum(t, res, "acknowledged")+benchNum(t, res, "dropped"))
+}
+
+// With --rate 0 a scenario runs flat out, without a probe.
+func TestBenchScenarioWithRateZeroRunsFlatOut(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	res, stderr := benchJSON(t, "--scenario", "burst", "--rate", "0", "--duration", "500ms", "--goroutines", "2", "--queue-size", "10")
+	assert.Zero(t, benchNum(t, res, "target_rate"), "flat out")
+	assert.NotContains(t, stderr, "probing")
+	assert.Greater(t, benchNum(t, res, "dropped"), 0.0)
 }
 
 // --baseline times the same calls through slog.JSONHandler: what any log
