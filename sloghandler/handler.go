@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/record"
@@ -61,6 +60,17 @@ func Open(cfg core.Config, stream string, opts *Options) (*Handler, error) {
 }
 
 func newHandler(app *core.Application, ownsApp bool, stream string, opts *Options) (*Handler, error) {
+	h, err := assemble(app, ownsApp, stream, opts)
+	if err != nil {
+		return nil, err
+	}
+	go h.p.run()
+	return h, nil
+}
+
+// assemble validates opts and builds a Handler whose worker is not
+// started yet.
+func assemble(app *core.Application, ownsApp bool, stream string, opts *Options) (*Handler, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -104,9 +114,7 @@ func newHandler(app *core.Application, ownsApp bool, stream string, opts *Option
 		ReplaceAttr:  o.ReplaceAttr,
 		ContextAttrs: slices.Clone(o.ContextAttrs),
 	})
-	p := newPipeline(app, ownsApp, stream, &o)
-	go p.run()
-	return &Handler{enc: enc, level: o.Level, p: p}, nil
+	return &Handler{enc: enc, level: o.Level, p: newPipeline(app, ownsApp, stream, &o)}, nil
 }
 
 // Enabled reports whether l is at or above the handler's level.
@@ -114,7 +122,8 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= h.level.Level()
 }
 
-// Handle encodes r on the caller's goroutine and queues it. It never
+// Handle encodes r on the caller's goroutine, into a buffer recycled
+// from an acknowledged event, and queues it. It never
 // waits for Kafka: when the queue is full it drops the event (ErrDropped),
 // or with the Block policy waits at most BlockTimeout first. Canceling ctx
 // does not affect the record.
@@ -125,13 +134,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// take the CPU the worker needs to drain the queue.
 		return h.p.drop()
 	}
-	buf := bufPool.Get().(*[]byte)
-	*buf = h.enc.Append((*buf)[:0], ctx, r)
-	event := make([]byte, len(*buf)) // owned by the queue from here on
-	copy(event, *buf)
-	if cap(*buf) <= maxPooled {
-		bufPool.Put(buf)
-	}
+	event := h.enc.Append(h.p.buffer(), ctx, r) // owned by the queue from here on
 	return h.p.enqueue(event)
 }
 
@@ -163,15 +166,6 @@ func (h *Handler) Flush(ctx context.Context) error { return h.p.flush(ctx) }
 // deliver are counted as failed and reported in the error. It closes the
 // application if the handler opened it. A second Close returns nil.
 func (h *Handler) Close(ctx context.Context) error { return h.p.close(ctx) }
-
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 1024)
-	return &b
-}}
-
-// maxPooled: larger buffers are not kept, so that one huge event does not
-// pin its buffer for good.
-const maxPooled = 16 << 10
 
 func orDefault[T comparable](v, def T) T {
 	var zero T

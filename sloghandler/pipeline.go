@@ -40,6 +40,7 @@ type pipeline struct {
 	opts       *Options
 	batchBytes int64 // the producer's largest batch: a larger event can never be sent
 
+	free    chan []byte   // buffers of acknowledged events, for Handle to encode into; cap min(QueueSize, 2 BatchSize)
 	slots   chan struct{} // one token per event accepted and not settled; cap QueueSize
 	queue   chan []byte   // accepted events not yet handed to the producer; cap QueueSize, never closed
 	retry   chan struct{} // cap 1: failed events wait in retries or refused
@@ -73,6 +74,7 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 		stream:     stream,
 		opts:       o,
 		batchBytes: app.Config().BatchBytes,
+		free:       make(chan []byte, min(o.QueueSize, 2*o.BatchSize)),
 		slots:      make(chan struct{}, o.QueueSize),
 		queue:      make(chan []byte, o.QueueSize),
 		retry:      make(chan struct{}, 1),
@@ -81,6 +83,39 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 	p.deliver = p.delivered
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
+}
+
+// Buffers for events: a new one has room for most events. At most two
+// batches of buffers are kept, none larger than maxRecycled, so that a
+// burst of huge events does not pin its memory for good.
+const (
+	newBufferSize = 1 << 10
+	maxRecycled   = 4 << 10
+)
+
+// buffer returns an empty buffer to encode an event into: one of an
+// acknowledged event (the producer is done with it once it reports the
+// outcome), or a new one. Recycling spares the caller an allocation, and
+// with it its share of the garbage collector's work.
+func (p *pipeline) buffer() []byte {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return make([]byte, 0, newBufferSize)
+	}
+}
+
+// recycle keeps event's buffer for a later event. Nothing may use event
+// afterwards.
+func (p *pipeline) recycle(event []byte) {
+	if cap(event) > maxRecycled {
+		return
+	}
+	select {
+	case p.free <- event[:0]:
+	default:
+	}
 }
 
 // enqueue accepts event if a slot is free (or frees up within
@@ -95,6 +130,7 @@ func (p *pipeline) enqueue(event []byte) error {
 	case p.slots <- struct{}{}:
 	default:
 		if p.opts.WhenFull != Block || !p.waitForSlot() {
+			p.recycle(event)
 			return p.drop()
 		}
 	}
@@ -341,6 +377,7 @@ func (p *pipeline) delivered(event []byte, err error) {
 	p.published.Add(1)
 	p.failStreak.Store(0)
 	<-p.slots
+	p.recycle(event)
 }
 
 // failedNow keeps events for a retry and wakes the worker. p.mu is held.
