@@ -5,7 +5,7 @@ BENCHTIME ?= 2s
 
 GO_BUILD_DIR ?= bin
 
-.PHONY: help run build test vet fmt-check fmt bench kafka-up kafka-down
+.PHONY: help run build test vet fmt-check fmt bench bench-packages kafka-up kafka-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,11 +17,13 @@ build: ## build bin/kafkaesk and bin/example-service
 	$(GO) build -o $(GO_BUILD_DIR)/kafkaesk ./cmd/kafkaesk
 	$(GO) build -o $(GO_BUILD_DIR)/example-service ./examples/service
 
-test: fmt-check vet ## gofmt check, go vet, and every test with the race detector
+test: fmt-check vet ## gofmt check, go vet, and every test with the race detector (benchmarks/ module too)
 	$(GO) test -race -count=1 ./...
+	cd benchmarks && $(GO) test -race -count=1 ./...
 
-vet: ## go vet
+vet: ## go vet, both modules
 	$(GO) vet ./...
+	cd benchmarks && $(GO) vet ./...
 
 fmt-check: ## fail if any Go file is not gofmt -s clean
 	@out=$$(gofmt -s -l .); \
@@ -30,7 +32,10 @@ fmt-check: ## fail if any Go file is not gofmt -s clean
 fmt: ## gofmt -s every Go file
 	gofmt -s -w .
 
-bench: ## the benchmarks, on the embedded broker
+bench: ## the README's Performance numbers: sloghandler against the alternatives, and kafkaesk bench's scenarios (into bench-results/)
+	@scripts/bench
+
+bench-packages: ## every package's own benchmarks (core, record, sloghandler, collector), on the embedded broker
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
 
 kafka-up: ## start a real Apache Kafka broker from Maven Central jars (prints KAFKA_BROKERS=...)
