@@ -43,7 +43,7 @@ func logCall(l *slog.Logger) {
 // what a call costs). On the embedded broker the worker delivers as the
 // calls come, and calls encode into the buffers of acknowledged events:
 // the steady state. On an unreachable broker nothing is acknowledged and
-// every call takes a new buffer: the cold path.
+// every call encodes into a scratch buffer and copies the event out: the cold path.
 func benchHandler(b *testing.B, brokers []string, n int) *sloghandler.Handler {
 	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(b), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/record"
@@ -122,8 +123,8 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= h.level.Level()
 }
 
-// Handle encodes r on the caller's goroutine, into a buffer recycled
-// from an acknowledged event, and queues it. It never
+// Handle encodes r on the caller's goroutine, into the buffer of an
+// acknowledged event when there is one, and queues it. It never
 // waits for Kafka: when the queue is full it drops the event (ErrDropped),
 // or with the Block policy waits at most BlockTimeout first. Canceling ctx
 // does not affect the record.
@@ -134,9 +135,26 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		// take the CPU the worker needs to drain the queue.
 		return h.p.drop()
 	}
-	event := h.enc.Append(h.p.buffer(), ctx, r) // owned by the queue from here on
+	// The event is owned by the queue from here on.
+	if buf, ok := h.p.recycled(); ok {
+		return h.p.enqueue(h.enc.Append(buf, ctx, r))
+	}
+	// None to reuse (starting, or Kafka behind): encode into a scratch
+	// buffer and copy the event to one of its size.
+	scratch := scratchPool.Get().(*[]byte)
+	*scratch = h.enc.Append((*scratch)[:0], ctx, r)
+	event := make([]byte, len(*scratch))
+	copy(event, *scratch)
+	if cap(*scratch) <= maxRecycled {
+		scratchPool.Put(scratch)
+	}
 	return h.p.enqueue(event)
 }
+
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
 
 // WithAttrs returns a Handler whose events carry attrs, encoded once.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -85,24 +85,21 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 	return p
 }
 
-// Buffers for events: a new one has room for most events. At most two
-// batches of buffers are kept, none larger than maxRecycled, so that a
-// burst of huge events does not pin its memory for good.
-const (
-	newBufferSize = 1 << 10
-	maxRecycled   = 4 << 10
-)
+// At most two batches of buffers are kept for reuse, none larger than
+// maxRecycled, so that a burst of huge events does not pin its memory for
+// good.
+const maxRecycled = 4 << 10
 
-// buffer returns an empty buffer to encode an event into: one of an
-// acknowledged event (the producer is done with it once it reports the
-// outcome), or a new one. Recycling spares the caller an allocation, and
-// with it its share of the garbage collector's work.
-func (p *pipeline) buffer() []byte {
+// recycled returns an empty buffer of an acknowledged event (the producer
+// is done with it once it reports the outcome), if there is one.
+// Recycling spares the caller an allocation, and with it its share of the
+// garbage collector's work.
+func (p *pipeline) recycled() ([]byte, bool) {
 	select {
 	case b := <-p.free:
-		return b
+		return b, true
 	default:
-		return make([]byte, 0, newBufferSize)
+		return nil, false
 	}
 }
 
