@@ -9,33 +9,15 @@ import (
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
-	"github.com/kafkaesk-go/kafkaesk/record"
 	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 )
 
-// The per-call benchmarks time what a log call costs the caller: Handle
-// encodes and queues, and never touches Kafka. Compare h=sloghandler with
-// h=slog.JSONHandler (io.Discard) on the same call:
+// The per-call benchmarks time what a log call (sloghandler.BenchCall)
+// costs the caller: Handle encodes and queues, and never touches Kafka.
+// Compare h=sloghandler with h=slog.JSONHandler (io.Discard) on the same
+// call:
 //
 //	go test -run '^$' -bench 'Handle' -benchmem ./sloghandler/
-
-type requestLog struct {
-	record.Model
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	Status int    `json:"status"`
-}
-
-func logCall(l *slog.Logger) {
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request served",
-		slog.String("user", "ana"),
-		slog.Int("items", 3),
-		slog.Duration("took", 1500*time.Microsecond),
-		slog.Bool("cached", true),
-		slog.Float64("ratio", 0.75),
-		slog.Any("request", requestLog{Method: "POST", Path: "/api/v1/orders", Status: 201}),
-	)
-}
 
 // benchHandler is a Handler on brokers with room in its queue for n
 // events, so that every call takes the whole encode and enqueue path (a
@@ -82,7 +64,7 @@ func BenchmarkHandle(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				logCall(l)
+				sloghandler.BenchCall(l)
 			}
 		})
 	}

@@ -11,11 +11,24 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
 
-type steadyModel struct {
+type requestLog struct {
 	record.Model
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	Status int    `json:"status"`
+}
+
+// BenchCall is the call every per-call benchmark makes: five attributes
+// and a log model. Exported for the package's external tests.
+func BenchCall(l *slog.Logger) {
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request served",
+		slog.String("user", "ana"),
+		slog.Int("items", 3),
+		slog.Duration("took", 1500*time.Microsecond),
+		slog.Bool("cached", true),
+		slog.Float64("ratio", 0.75),
+		slog.Any("request", requestLog{Method: "POST", Path: "/api/v1/orders", Status: 201}),
+	)
 }
 
 // BenchmarkHandleSteady times a call in the steady state, where Kafka
@@ -52,14 +65,7 @@ func BenchmarkHandleSteady(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		l.LogAttrs(context.Background(), slog.LevelInfo, "request served",
-			slog.String("user", "ana"),
-			slog.Int("items", 3),
-			slog.Duration("took", 1500*time.Microsecond),
-			slog.Bool("cached", true),
-			slog.Float64("ratio", 0.75),
-			slog.Any("request", steadyModel{Method: "POST", Path: "/api/v1/orders", Status: 201}),
-		)
+		BenchCall(l)
 		ack()
 	}
 	b.StopTimer()
