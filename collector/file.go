@@ -2,7 +2,6 @@ package collector
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/DeRuina/timberjack"
 )
@@ -46,12 +45,13 @@ func (o *FileOptions) withDefaults() FileOptions {
 // file at path, rotated when it would pass opts.MaxSizeMB: the full file
 // is renamed with a timestamp (name-2006-01-02T15-04-05.000-size.ext) and
 // a new one started. Rotation is timberjack's, a maintained fork of
-// lumberjack whose Close stops its goroutines and that can fsync.
+// lumberjack whose Close stops its goroutines and that can fsync. A last
+// line cut short by a crash is removed first, as by CreateJSONLines.
 func OpenRotating(path string, opts *FileOptions) (*JSONLines, error) {
 	o := opts.withDefaults()
 	name := "file:" + path
 	// Open now, so that a path that cannot be written fails here.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openAppend(path)
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", name, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // JSONLines writes each event's data object on a line of its own: the
@@ -24,11 +23,12 @@ func NewJSONLines(w io.Writer) *JSONLines {
 }
 
 // CreateJSONLines returns an output appending JSON lines to the file at
-// path, created if missing, never rotated (see OpenRotating for that).
-// With opts.Sync, Flush fsyncs the file.
+// path, created if missing, never rotated (see OpenRotating for that). A
+// last line cut short by a crash is removed first (its events were not
+// committed and come again). With opts.Sync, Flush fsyncs the file.
 func CreateJSONLines(path string, opts *FileOptions) (*JSONLines, error) {
 	o := opts.withDefaults()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openAppend(path)
 	if err != nil {
 		return nil, fmt.Errorf("output jsonl:%s: %w", path, err)
 	}

@@ -91,3 +91,36 @@ func TestParseOutput(t *testing.T) {
 		require.NoError(t, out.Close())
 	}
 }
+
+// A file whose last line was cut short by a crash (kill -9 in the middle
+// of a write) loses that line when it is opened again: its events were
+// not committed and come again. Whole lines are kept.
+func TestFileOutputsTrimALineCutShortByACrash(t *testing.T) {
+	open := map[string]func(path string) (*collector.JSONLines, error){
+		"jsonl": func(path string) (*collector.JSONLines, error) { return collector.CreateJSONLines(path, nil) },
+		"file":  func(path string) (*collector.JSONLines, error) { return collector.OpenRotating(path, nil) },
+	}
+	long := `{"n":"` + strings.Repeat("x", 100<<10) + `"}` + "\n" // longer than a chunk read backwards
+	for name, openOutput := range open {
+		for _, tc := range []struct{ before, want string }{
+			{"", ""},
+			{`{"n":1}` + "\n", `{"n":1}` + "\n"},
+			{`{"n":1}` + "\n" + `{"n":`, `{"n":1}` + "\n"},
+			{`{"n"`, ""},
+			{long + `{"n":2`, long},
+			{`{"n":1}` + "\n" + strings.Repeat("y", 200<<10), `{"n":1}` + "\n"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "events.jsonl")
+				require.NoError(t, os.WriteFile(path, []byte(tc.before), 0o644))
+				out, err := openOutput(path)
+				require.NoError(t, err)
+				require.NoError(t, out.Write(entry(`{"schema":"PydanticLogModel:1","data":{"n":3}}`)))
+				require.NoError(t, out.Close())
+				got, err := os.ReadFile(path)
+				require.NoError(t, err)
+				assert.Equal(t, tc.want+`{"n":3}`+"\n", string(got))
+			})
+		}
+	}
+}
