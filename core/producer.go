@@ -52,7 +52,7 @@ func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
 		WriteTimeout: cfg.RequestTimeout,
 		RequiredAcks: cfg.RequiredAcks.kafka(),
 		Compression:  compression,
-		Transport:    transport,
+		Transport:    newMetadataCache(transport, min(time.Second, cfg.MetadataMaxAge)),
 		Async:        true,
 		// Topics are created by Publish; RawPublish relies on the broker's
 		// auto-creation, as kafkaesk's raw_publish does. This also makes the

@@ -1,0 +1,74 @@
+package core
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingTransport answers metadata requests for the topic "known" (two
+// partitions) and refuses any other topic, and counts what it is asked.
+type countingTransport struct{ metadata, other int }
+
+func (t *countingTransport) RoundTrip(_ context.Context, _ net.Addr, req kafka.Request) (kafka.Response, error) {
+	m, ok := req.(*metadataAPI.Request)
+	if !ok {
+		t.other++
+		return &produceAPI.Response{}, nil
+	}
+	t.metadata++
+	resp := &metadataAPI.Response{}
+	for _, name := range m.TopicNames {
+		topic := metadataAPI.ResponseTopic{Name: name}
+		if name == "known" {
+			topic.Partitions = []metadataAPI.ResponsePartition{{PartitionIndex: 0}, {PartitionIndex: 1}}
+		} else {
+			topic.ErrorCode = int16(kafka.UnknownTopicOrPartition)
+		}
+		resp.Topics = append(resp.Topics, topic)
+	}
+	return resp, nil
+}
+
+func TestMetadataCacheAnswersOneTopicRequestsUntilTheTTL(t *testing.T) {
+	next := &countingTransport{}
+	const ttl = 50 * time.Millisecond
+	c := newMetadataCache(next, ttl)
+	ctx, addr := context.Background(), kafka.TCP("127.0.0.1:9092")
+	ask := func(topics ...string) *metadataAPI.Response {
+		t.Helper()
+		resp, err := c.RoundTrip(ctx, addr, &metadataAPI.Request{TopicNames: topics})
+		require.NoError(t, err)
+		return resp.(*metadataAPI.Response)
+	}
+
+	for range 100 {
+		r := ask("known")
+		require.Len(t, r.Topics, 1)
+		assert.Len(t, r.Topics[0].Partitions, 2)
+	}
+	assert.Equal(t, 1, next.metadata, "asked once, then answered from the cache")
+
+	for range 3 {
+		assert.NotZero(t, ask("missing").Topics[0].ErrorCode)
+	}
+	assert.Equal(t, 4, next.metadata, "a topic not found is asked for every time, so that it is seen once created")
+
+	ask("known", "missing")
+	assert.Equal(t, 5, next.metadata, "requests for several topics pass through")
+
+	_, err := c.RoundTrip(ctx, addr, &produceAPI.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, next.other, "other requests pass through")
+
+	time.Sleep(2 * ttl)
+	ask("known")
+	assert.Equal(t, 6, next.metadata, "asked again once the answer is older than the TTL")
+}
