@@ -35,11 +35,19 @@ type Options struct {
 	ContextAttrs []func(ctx context.Context) []slog.Attr
 }
 
-// reserved are the event's own top-level fields. An attribute with one of
-// these keys is written as "fields.<key>"; a log model's field overrides
-// the field, as kafkaesk merges models over the base fields.
-var reserved = []string{"timestamp", "logger", "severity", "level", "message", "exception",
-	"trace", "stack", "hostname", "service", "namespace", "cluster", "source"}
+// isReserved reports whether k is one of the event's own top-level
+// fields. An attribute with one of these keys is written as
+// "fields.<key>"; a log model's field overrides the field, as kafkaesk
+// merges models over the base fields. A switch, not a slice search: it is
+// asked for every top-level attribute.
+func isReserved(k string) bool {
+	switch k {
+	case "timestamp", "logger", "severity", "level", "message", "exception",
+		"trace", "stack", "hostname", "service", "namespace", "cluster", "source":
+		return true
+	}
+	return false
+}
 
 // Encoder turns slog records into log events in the kafkaesk envelope.
 // It is immutable: WithAttrs and WithGroup return new Encoders that share

@@ -200,7 +200,7 @@ func (s *state) attr(a slog.Attr, top bool) bool {
 }
 
 func topKey(k string, top bool) string {
-	if top && slices.Contains(reserved, k) {
+	if top && isReserved(k) {
 		return "fields." + k
 	}
 	return k
@@ -323,7 +323,7 @@ func (s *state) model(m LogModel) {
 		if err != nil || isNil(fv) || f.omitEmpty && fv.IsZero() {
 			continue
 		}
-		if slices.Contains(reserved, f.name) {
+		if isReserved(f.name) {
 			s.dup = true // overrides a base field: dedupeEvent puts it in its place
 		}
 		s.key(f.name)
