@@ -16,8 +16,45 @@ import (
 // Completion callback runs it once the batch is acknowledged or fails.
 type producer struct {
 	w     *kafka.Writer
-	slots chan struct{} // one token per buffered message; cap MaxBufferedMessages
-	idle  inflight      // messages handed to w and not completed
+	slots chan struct{}         // one token per buffered message; cap MaxBufferedMessages
+	idle  inflight              // messages handed to w and not completed
+	spare chan *[]kafka.Message // message slices of finished batch hand-overs, for the next ones
+}
+
+// spareMessages is how many message slices the producer keeps for batch
+// hand-overs: a free list that, unlike a sync.Pool, the garbage collector
+// does not empty, so that a batch does not allocate its slice after every
+// collection. maxSpareMessages caps the length of a slice kept.
+const (
+	spareMessages    = 4
+	maxSpareMessages = 1 << 14
+)
+
+// messages returns an empty slice with room for n messages.
+func (p *producer) messages(n int) *[]kafka.Message {
+	select {
+	case s := <-p.spare:
+		if cap(*s) >= n {
+			return s
+		}
+	default:
+	}
+	s := make([]kafka.Message, 0, n)
+	return &s
+}
+
+// recycleMessages keeps s for a later batch. The writer copied the
+// messages, so s holds nothing anyone uses.
+func (p *producer) recycleMessages(s *[]kafka.Message) {
+	if cap(*s) > maxSpareMessages {
+		return
+	}
+	clear(*s) // drop the references to values
+	*s = (*s)[:0]
+	select {
+	case p.spare <- s:
+	default:
+	}
 }
 
 // Delivery is called once with the outcome of an asynchronous publish:
@@ -41,7 +78,7 @@ func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &producer{slots: make(chan struct{}, cfg.MaxBufferedMessages)}
+	p := &producer{slots: make(chan struct{}, cfg.MaxBufferedMessages), spare: make(chan *[]kafka.Message, spareMessages)}
 	p.w = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Murmur2Balancer{}, // Java-compatible key hashing, as kafkaesk (aiokafka)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"github.com/segmentio/kafka-go"
 
@@ -106,21 +105,20 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 		return ErrClosed
 	}
 	topic := a.Topic(stream)
-	msgs := messagesPool.Get().(*[]kafka.Message)
-	defer func() {
-		clear(*msgs) // drop the references to values
-		*msgs = (*msgs)[:0]
-		messagesPool.Put(msgs)
-	}()
+	msgs := a.producer.messages(len(values))
+	defer a.producer.recycleMessages(msgs)
+	var data any // a nil BatchDelivery must not make WriterData non-nil
+	if done != nil {
+		data = done
+	}
 	for _, v := range values {
-		msg := kafka.Message{Topic: topic, Value: v}
-		if done != nil {
-			msg.WriterData = done
-		}
+		*msgs = append(*msgs, kafka.Message{Topic: topic, Value: v, WriterData: data})
+		// Options apply in place: a message of its own, whose address an
+		// option takes, would be allocated on the heap for each value.
+		msg := &(*msgs)[len(*msgs)-1]
 		for _, o := range opts {
-			o.apply(&msg)
+			o.apply(msg)
 		}
-		*msgs = append(*msgs, msg)
 	}
 	if a.topics.isKnown(topic) {
 		return a.producer.sendBatch(ctx, *msgs, a.cfg.RequestTimeout)
@@ -133,8 +131,6 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 	a.topics.markKnown(topic)
 	return nil
 }
-
-var messagesPool = sync.Pool{New: func() any { return new([]kafka.Message) }}
 
 // prepare encodes and validates value, starts the application if needed
 // and makes sure the stream's topic exists.
