@@ -109,11 +109,8 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	fs.DurationVar(&o.drain, "drain-timeout", 30*time.Second, "after the load, how long queued events may take to be acknowledged")
 	fs.BoolVar(&o.baseline, "baseline", false, "then time the same calls, paced the same, through slog.JSONHandler into\nio.Discard: what the machine adds to any log call, Kafka or not")
 
-	rest, err := parseArgs(fs, args)
+	rest, err := kf.parse(fs, args)
 	if err != nil {
-		return err
-	}
-	if err := kf.check(); err != nil {
 		return err
 	}
 	given := map[string]bool{}

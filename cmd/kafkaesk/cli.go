@@ -125,6 +125,16 @@ func (k *kafkaFlags) check() error {
 	return nil
 }
 
+// parse parses args with fs (parseArgs), then checks the KAFKAESK_*
+// variables.
+func (k *kafkaFlags) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return rest, k.check()
+}
+
 // brokersGiven reports whether --kafka-servers or its variable was set.
 func (k *kafkaFlags) brokersGiven() bool { return len(k.cfg.Brokers) > 0 }
 
@@ -181,4 +191,32 @@ func startBroker(port int, dataDir string, partitions int, std *stdio) (*kafkaes
 	}
 	fmt.Fprintf(std.err, "kafkaesk: embedded broker listening on %s\n", b.Addr())
 	return b, nil
+}
+
+// embeddedBrokerFlags are the flags of the broker that collect and tail
+// start themselves when no --kafka-servers is given.
+type embeddedBrokerFlags struct {
+	port    int
+	dataDir string
+}
+
+func addEmbeddedBrokerFlags(fs *flag.FlagSet) *embeddedBrokerFlags {
+	e := &embeddedBrokerFlags{}
+	fs.IntVar(&e.port, "broker-port", defaultBrokerPort, "without --kafka-servers: the embedded broker's port on 127.0.0.1")
+	fs.StringVar(&e.dataDir, "broker-data-dir", "", "without --kafka-servers: keep the embedded broker's data in this directory")
+	return e
+}
+
+// startUnlessGiven starts the embedded broker and points cfg at it,
+// unless --kafka-servers was given. stop closes the broker it started.
+func (e *embeddedBrokerFlags) startUnlessGiven(kf *kafkaFlags, cfg *core.Config, std *stdio) (stop func(), err error) {
+	if kf.brokersGiven() {
+		return func() {}, nil
+	}
+	b, err := startBroker(e.port, e.dataDir, 0, std)
+	if err != nil {
+		return nil, fmt.Errorf("%w; give --kafka-servers to use it, or another --broker-port", err)
+	}
+	cfg.Brokers = b.Brokers()
+	return func() { b.Close() }, nil
 }

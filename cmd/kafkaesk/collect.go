@@ -40,14 +40,10 @@ func runCollect(ctx context.Context, std *stdio, args []string) error {
 	fs.IntVar(&file.MaxAgeDays, "max-age-days", 0, "file: rotated files older than this are removed (0: never)")
 	fs.BoolVar(&file.Compress, "compress", false, "file: gzip rotated files")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight events may take to be written and committed")
-	brokerPort := fs.Int("broker-port", defaultBrokerPort, "without --kafka-servers: the embedded broker's port on 127.0.0.1")
-	brokerDir := fs.String("broker-data-dir", "", "without --kafka-servers: keep the embedded broker's data in this directory")
+	local := addEmbeddedBrokerFlags(fs)
 
-	rest, err := parseArgs(fs, args)
+	rest, err := kf.parse(fs, args)
 	if err != nil {
-		return err
-	}
-	if err := kf.check(); err != nil {
 		return err
 	}
 	switch {
@@ -84,14 +80,11 @@ func runCollect(ctx context.Context, std *stdio, args []string) error {
 
 	cfg := kf.config(std)
 	cfg.ShutdownTimeout = *drain
-	if !kf.brokersGiven() {
-		b, err := startBroker(*brokerPort, *brokerDir, 0, std)
-		if err != nil {
-			return fmt.Errorf("%w; %s", err, "give --kafka-servers to use it, or another --broker-port")
-		}
-		defer b.Close()
-		cfg.Brokers = b.Brokers()
+	stopBroker, err := local.startUnlessGiven(kf, &cfg, std)
+	if err != nil {
+		return err
 	}
+	defer stopBroker()
 	app, err := connect(ctx, cfg)
 	if err != nil {
 		return err

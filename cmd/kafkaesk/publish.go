@@ -49,11 +49,8 @@ func runPublish(ctx context.Context, std *stdio, args []string) error {
 	schemaFile := fs.String("schema-file", "", "JSON Schema file the data of --schema must match\n(default: the built-in one for "+record.SchemaID+", none for other schemas)")
 	key := fs.String("key", "", "record key of every message, which picks the partition (default: none, a random partition)")
 	data := fs.String("data", "", "publish this one JSON document instead of reading one per line from stdin")
-	rest, err := parseArgs(fs, args)
+	rest, err := kf.parse(fs, args)
 	if err != nil {
-		return err
-	}
-	if err := kf.check(); err != nil {
 		return err
 	}
 	dataGiven := flagGiven(fs, "data")

@@ -35,13 +35,9 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 	fromBeginning := fs.Bool("from-beginning", false, "start at the beginning of the streams (default: from now, or the group's offsets)")
 	exit := fs.Bool("exit", false, "exit once the end of every matched partition, as of the start, is printed")
 	format := fs.String("format", "pretty", "pretty (log events as log lines) or json (each message value on a line)")
-	brokerPort := fs.Int("broker-port", defaultBrokerPort, "without --kafka-servers: the embedded broker's port on 127.0.0.1")
-	brokerDir := fs.String("broker-data-dir", "", "without --kafka-servers: keep the embedded broker's data in this directory")
-	rest, err := parseArgs(fs, args)
+	local := addEmbeddedBrokerFlags(fs)
+	rest, err := kf.parse(fs, args)
 	if err != nil {
-		return err
-	}
-	if err := kf.check(); err != nil {
 		return err
 	}
 	switch {
@@ -55,14 +51,11 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 	pattern := rest[0]
 
 	cfg := kf.config(std)
-	if !kf.brokersGiven() {
-		b, err := startBroker(*brokerPort, *brokerDir, 0, std)
-		if err != nil {
-			return fmt.Errorf("%w; %s", err, "give --kafka-servers to use it, or another --broker-port")
-		}
-		defer b.Close()
-		cfg.Brokers = b.Brokers()
+	stopBroker, err := local.startUnlessGiven(kf, &cfg, std)
+	if err != nil {
+		return err
 	}
+	defer stopBroker()
 	if *group == "" {
 		*group = "kafkaesk-tail-" + randomHex()
 		cfg.DisableAutoCommit = true
