@@ -13,9 +13,10 @@
 // # What a call costs
 //
 // Handle encodes the event on the caller's goroutine (record.Encoder: the
-// PydanticLogModel:1 envelope, with log models merged) into a pooled
-// buffer, copies it once, and hands it to a bounded queue. It never calls
-// Kafka. When the queue is full the event is dropped and counted (the
+// PydanticLogModel:1 envelope, with log models merged) into the buffer of
+// an event Kafka has acknowledged (or, with none to reuse, into a pooled
+// scratch buffer, copied out once), and hands it to a bounded queue. In
+// the steady state it allocates nothing of its own. It never calls Kafka. When the queue is full the event is dropped and counted (the
 // default, as kafkaesk), or with [Block] the caller waits at most
 // BlockTimeout. A warning about drops goes to stderr at most once every
 // 30 seconds.
