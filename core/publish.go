@@ -167,8 +167,8 @@ func (a *Application) send(ctx context.Context, msg kafka.Message, opts []Publis
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	for _, o := range opts {
-		o.apply(&msg)
+	if len(opts) > 0 {
+		msg = withOptions(msg, opts)
 	}
 	if a.topics.isKnown(msg.Topic) {
 		return a.producer.send(ctx, msg, a.cfg.RequestTimeout)
@@ -181,6 +181,16 @@ func (a *Application) send(ctx context.Context, msg kafka.Message, opts []Publis
 	// The writer found the topic's partitions, so it exists.
 	a.topics.markKnown(msg.Topic)
 	return nil
+}
+
+// withOptions returns m with opts applied. It is a function of its own so
+// that only a publish with options pays for the copy the options take
+// the address of (which escapes to the heap).
+func withOptions(m kafka.Message, opts []PublishOption) kafka.Message {
+	for _, o := range opts {
+		o.apply(&m)
+	}
+	return m
 }
 
 // sendAndWait sends msg and waits for its acknowledgement or ctx.
