@@ -8,10 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"strconv"
 
-	"github.com/mattn/go-isatty"
 
 	"github.com/kafkaesk-go/kafkaesk/streamhandler"
 )
@@ -33,12 +31,7 @@ func NewPretty(w io.Writer, opts *streamhandler.Options) *Pretty {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Color == streamhandler.ColorAuto {
-		o.Color = streamhandler.ColorNever
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) && os.Getenv("NO_COLOR") == "" {
-			o.Color = streamhandler.ColorAlways
-		}
-	}
+	o.Color = o.Color.Resolve(w) // on w: the handler writes to a buffer
 	o.Level = slog.Level(math.MinInt32)
 	lines := newLineBuffer(w, 64<<10)
 	return &Pretty{lines: lines, h: streamhandler.New(lines, &o)}

@@ -73,6 +73,18 @@ var isTerminal = func(fd uintptr) bool {
 	return isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd)
 }
 
+// Resolve decides, for a writer w, what ColorAuto means: ColorAlways on
+// a terminal with NO_COLOR unset, else ColorNever. ColorAlways and
+// ColorNever resolve to themselves. It is for a caller that hands the
+// Handler a writer of its own (a buffer) in front of w, and so must
+// decide on w.
+func (c ColorMode) Resolve(w io.Writer) ColorMode {
+	if useColor(w, c) {
+		return ColorAlways
+	}
+	return ColorNever
+}
+
 // useColor decides, once, whether a handler writing to w colours its lines.
 func useColor(w io.Writer, mode ColorMode) bool {
 	switch mode {

@@ -10,13 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkaesk-go/kafkaesk/collector"
@@ -128,11 +126,8 @@ type printer struct {
 
 func newPrinter(out io.Writer, format, prefix string) *printer {
 	p := &printer{w: bufio.NewWriterSize(out, 64<<10), json: format == "json", prefix: prefix}
-	color := streamhandler.ColorNever
-	if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) && os.Getenv("NO_COLOR") == "" {
-		color = streamhandler.ColorAlways
-	}
-	p.pretty = collector.NewPretty(p.w, &streamhandler.Options{Color: color})
+	// Colours are decided on out: the printer writes to a buffer.
+	p.pretty = collector.NewPretty(p.w, &streamhandler.Options{Color: streamhandler.ColorAuto.Resolve(out)})
 	return p
 }
 
