@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,7 +142,7 @@ func New(app *core.Application, opts Options) (*Collector, error) {
 		// Output failures are retried inside the handler; what reaches
 		// the policy is a dead-letter publish that failed: retried too,
 		// never skipped, so nothing is lost.
-		OnError: core.ErrorPolicy{Retries: math.MaxInt32, Backoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second},
+		OnError: core.ErrorPolicy{Retries: core.RetryForever, Backoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second},
 	}
 	for _, p := range opts.Patterns {
 		s, err := core.Subscribe(app, p, opts.Group, c.handle, sopts)
@@ -335,13 +333,7 @@ func (c *Collector) write(ctx context.Context, o *outputState, e *Entry) error {
 func (c *Collector) notLogEvent(ctx context.Context, m *core.Message[[]byte], st *streamState, why string) error {
 	rec := m.Record
 	if c.opts.DeadLetterStream != "" {
-		err := m.Forward(ctx, c.opts.DeadLetterStream,
-			core.Header{Key: core.HeaderError, Value: []byte("not a log event: " + why)},
-			core.Header{Key: core.HeaderGroup, Value: []byte(c.opts.Group)},
-			core.Header{Key: core.HeaderTopic, Value: []byte(rec.Topic)},
-			core.Header{Key: core.HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-			core.Header{Key: core.HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-		)
+		err := m.DeadLetter(ctx, c.opts.DeadLetterStream, "not a log event: "+why)
 		if err != nil {
 			return fmt.Errorf("dead-letter to %s: %w", c.opts.DeadLetterStream, err)
 		}

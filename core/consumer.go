@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -216,7 +217,7 @@ func (c *consumer) runGeneration(ctx context.Context, group *kafka.ConsumerGroup
 // watchGeneration commits on the interval and returns when the generation
 // must end: nil on a rebalance or ctx, errTopicsChanged, or the failure.
 func (c *consumer) watchGeneration(ctx, gctx context.Context, topics []string, offsets *offsets) error {
-	commit := time.NewTicker(c.app.cfg.CommitInterval)
+	commit := time.NewTicker(orDefault(c.sub.opts.CommitInterval, c.app.cfg.CommitInterval))
 	defer commit.Stop()
 	discover := time.NewTicker(c.interval)
 	defer discover.Stop()
@@ -334,10 +335,10 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return false, nil
 		}
-		if attempt < policy.Retries {
+		if attempt < policy.Retries || policy.Retries == RetryForever {
 			c.sub.retried.Add(1)
 			c.log.Warn("kafkaesk: handler failed; retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
-				"attempt", attempt+1, "of", policy.Retries+1, "backoff", backoff, "err", err)
+				"attempt", attempt+1, "retries", policy.Retries, "backoff", backoff, "err", err)
 			select {
 			case <-time.After(backoff):
 			case <-fetchCtx.Done():
@@ -383,23 +384,36 @@ func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
 }
 
 func (c *consumer) deadLetter(m *Record, cause error) error {
-	policy := c.sub.opts.OnError
-	headers := append(append([]Header(nil), m.Headers...),
-		Header{Key: HeaderError, Value: []byte(cause.Error())},
-		Header{Key: HeaderGroup, Value: []byte(c.sub.Group)},
-		Header{Key: HeaderTopic, Value: []byte(m.Topic)},
-		Header{Key: HeaderPartition, Value: fmt.Appendf(nil, "%d", m.Partition)},
-		Header{Key: HeaderOffset, Value: fmt.Appendf(nil, "%d", m.Offset)},
-	)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.handlerCtx), c.app.cfg.RequestTimeout)
 	defer cancel()
-	if err := c.app.EnsureStream(ctx, policy.DeadLetterStream, 0); err != nil {
-		return fmt.Errorf("kafkaesk: %s: dead-letter stream: %w", c.sub, err)
-	}
-	if err := c.app.RawPublish(ctx, policy.DeadLetterStream, m.Value, Key(m.Key), Headers(headers...)); err != nil {
-		return fmt.Errorf("kafkaesk: %s: dead-letter %s/%d@%d: %w", c.sub, m.Topic, m.Partition, m.Offset, err)
+	if err := c.app.deadLetter(ctx, c.sub.opts.OnError.DeadLetterStream, m, c.sub.Group, cause.Error()); err != nil {
+		return fmt.Errorf("kafkaesk: %s: %w", c.sub, err)
 	}
 	return nil
+}
+
+// deadLetter publishes rec to stream with DeadLetterHeaders.
+func (a *Application) deadLetter(ctx context.Context, stream string, rec *Record, group, why string) error {
+	if err := a.EnsureStream(ctx, stream, 0); err != nil {
+		return fmt.Errorf("dead-letter stream: %w", err)
+	}
+	if err := a.RawPublish(ctx, stream, rec.Value, Key(rec.Key), Headers(DeadLetterHeaders(rec, group, why)...)); err != nil {
+		return fmt.Errorf("dead-letter %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	return nil
+}
+
+// DeadLetterHeaders returns the headers of rec's dead-lettered copy:
+// rec's own, then HeaderError (why), HeaderGroup, HeaderTopic,
+// HeaderPartition and HeaderOffset. The slice is new; rec is not changed.
+func DeadLetterHeaders(rec *Record, group, why string) []Header {
+	return append(append(make([]Header, 0, len(rec.Headers)+5), rec.Headers...),
+		Header{Key: HeaderError, Value: []byte(why)},
+		Header{Key: HeaderGroup, Value: []byte(group)},
+		Header{Key: HeaderTopic, Value: []byte(rec.Topic)},
+		Header{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+		Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+	)
 }
 
 // HandlerError is a subscription's failure: a handler error that its

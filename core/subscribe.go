@@ -69,6 +69,14 @@ func (m *Message[T]) Forward(ctx context.Context, stream string, extra ...Header
 	return m.App.RawPublish(ctx, stream, m.Record.Value, Key(m.Record.Key), Headers(headers...))
 }
 
+// DeadLetter republishes the consumed record, value and key unchanged,
+// to stream with DeadLetterHeaders naming why, the subscription's group
+// and where the record was read, and waits for the acknowledgement: what
+// ActionDeadLetter does, for a handler that decides by itself.
+func (m *Message[T]) DeadLetter(ctx context.Context, stream, why string) error {
+	return m.App.deadLetter(ctx, stream, m.Record, m.Subscription.Group, why)
+}
+
 // Publish publishes value, as Application.Publish does, carrying the
 // consumed record's headers along (before any given in opts).
 func (m *Message[T]) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
@@ -92,6 +100,11 @@ type SubscribeOptions struct {
 	// DiscoveryInterval is how often topics are listed to find new ones
 	// matching the pattern. Default: Config.MetadataMaxAge (5s).
 	DiscoveryInterval time.Duration
+	// CommitInterval is how often finished offsets are committed.
+	// Default: Config.CommitInterval (5s). A consumer that makes its
+	// output durable in BeforeCommit sets it to how much it may redo
+	// after a crash.
+	CommitInterval time.Duration
 	// StartFromLatest starts a group that has no committed offset at the end
 	// of each partition. Default: from the earliest offset, as kafkaesk.
 	StartFromLatest bool
@@ -122,7 +135,7 @@ type Commit struct {
 // message is committed, as kafkaesk does.
 type ErrorPolicy struct {
 	// Retries is how many more times a failed message is handled before
-	// Then applies. Default: 0.
+	// Then applies, or RetryForever. Default: 0.
 	Retries int
 	// Backoff before the first retry, doubled on each one up to MaxBackoff.
 	// Default: 100ms, and 10s.
@@ -132,6 +145,11 @@ type ErrorPolicy struct {
 	// DeadLetterStream receives the failed record for ActionDeadLetter.
 	DeadLetterStream string
 }
+
+// RetryForever, as ErrorPolicy.Retries, handles a failed message again
+// and again, with backoff, until it succeeds or the subscription stops:
+// the message is never skipped, and its partition waits meanwhile.
+const RetryForever = -1
 
 // Action is what an ErrorPolicy finally does with a failed message.
 type Action int
@@ -301,11 +319,14 @@ func (o *SubscribeOptions) validate() error {
 	if o.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("Concurrency %d is negative", o.Concurrency))
 	}
+	if o.CommitInterval < 0 {
+		errs = append(errs, fmt.Errorf("CommitInterval %v is negative", o.CommitInterval))
+	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("Timeout %v is negative", o.Timeout))
 	}
-	if o.OnError.Retries < 0 {
-		errs = append(errs, fmt.Errorf("OnError.Retries %d is negative", o.OnError.Retries))
+	if o.OnError.Retries < RetryForever {
+		errs = append(errs, fmt.Errorf("OnError.Retries %d is negative (RetryForever is %d)", o.OnError.Retries, RetryForever))
 	}
 	switch o.OnError.Then {
 	case ActionFail, ActionSkip:
