@@ -10,7 +10,6 @@ import (
 	"math"
 	"strconv"
 
-
 	"github.com/kafkaesk-go/kafkaesk/streamhandler"
 )
 
