@@ -16,15 +16,17 @@ import (
 // on it or mounted from routers, one producer shared by every publishing
 // goroutine, and the admin client that creates topics.
 //
-// New connects to nothing; the first Publish or Start does. An Application
-// is safe for concurrent use. Close it to flush and release everything.
+// New connects to nothing; the first Publish or Start does. It starts the
+// producer's goroutine, which Close ends. An Application is safe for
+// concurrent use. Close it to deliver what is buffered and release
+// everything.
 type Application struct {
 	cfg       Config // with defaults applied; never changed after New
 	reg       Router // the application's own registrations
 	transport *kafka.Transport
-	client    *kafka.Client
 	topics    *topicManager
 	producer  *producer
+	spare     chan *[]*Record // pointer slices of batch hand-overs, for the next ones
 
 	adHoc sync.Map // reflect.Type → *Schema for unregistered types
 
@@ -44,16 +46,19 @@ func New(cfg Config) (*Application, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	transport, err := c.transport()
+	dial := newAbortableDialer(c.DialTimeout)
+	transport, err := c.transport(dial)
 	if err != nil {
 		return nil, err
 	}
-	a := &Application{cfg: c, transport: transport}
-	a.client = &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: transport, Timeout: c.RequestTimeout}
-	a.topics = newTopicManager(a.client, &a.cfg)
-	if a.producer, err = newProducer(&a.cfg, transport); err != nil {
+	a := &Application{cfg: c, transport: transport, spare: make(chan *[]*Record, spareRecords)}
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: transport, Timeout: c.RequestTimeout}
+	a.topics = newTopicManager(client, &a.cfg)
+	wc, err := newWriterClient(&a.cfg, transport, dial, a.topics)
+	if err != nil {
 		return nil, err
 	}
+	a.producer = newProducer(&a.cfg, wc)
 	return a, nil
 }
 
@@ -127,23 +132,34 @@ func (a *Application) Start(ctx context.Context) error {
 
 // EnsureStream creates the topic of stream if it does not exist, with the
 // configured partitions and replication factor and the given retention
-// (zero: the broker's default). An existing topic is left alone. Publish
-// calls it for every new stream; it is exported for producers that build
-// their own envelopes.
+// (zero: the broker's default). An existing topic is left alone. The
+// producer creates the topic of every stream it is first handed anyway
+// (with the schema's retention, for Publish): EnsureStream is the
+// explicit admin call, for a topic wanted before anything is published.
 func (a *Application) EnsureStream(ctx context.Context, stream string, retention time.Duration) error {
 	return a.topics.ensure(ctx, a.Topic(stream), retention)
 }
 
-// Flush blocks until every message published so far has been acknowledged
-// or has failed, or ctx ends. It is safe to call concurrently with Publish;
-// messages published while it waits are waited for too.
+// Flush blocks until every message accepted before the call has been
+// acknowledged or has failed for good, and its callback has returned, or
+// ctx ends. Messages published while it waits are not waited for, so a
+// Flush ends even while other goroutines keep publishing.
 func (a *Application) Flush(ctx context.Context) error {
-	return a.producer.flush(ctx)
+	if err := a.producer.flush(ctx); err != nil {
+		return fmt.Errorf("kafkaesk: flush: %w", err)
+	}
+	return nil
 }
 
-// Close runs the stop hooks, flushes what is in flight (bounded by ctx),
-// then closes the producer and the connections. Publishing fails with
-// ErrClosed from the moment Close is called. A second Close returns nil.
+// Close runs the stop hooks, then delivers what the producer holds,
+// retrying as usual, until everything is settled or ctx ends. When ctx
+// ends first, every message left is reported (through its callback, and
+// counted in ProducerStats) as failed when no request ever carried it,
+// and with ErrOutcomeUnknown when one did: the requests in flight are cut
+// off rather than waited for. Then the connections are closed; every
+// goroutine of the application has ended when Close returns. Publishing
+// fails with ErrClosed from the moment Close is called. A second Close
+// returns nil.
 func (a *Application) Close(ctx context.Context) error {
 	a.closeMu.Lock()
 	defer a.closeMu.Unlock()
@@ -157,11 +173,8 @@ func (a *Application) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("kafkaesk: stop hook: %w", err))
 		}
 	}
-	if err := a.producer.flush(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("kafkaesk: close: messages still in flight: %w", err))
-	}
 	if err := a.producer.close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("kafkaesk: close producer: %w", err))
+		errs = append(errs, fmt.Errorf("kafkaesk: close: %w", err))
 	}
 	a.transport.CloseIdleConnections()
 	return errors.Join(errs...)

@@ -69,6 +69,19 @@ type Config struct {
 	// Default: 100,000.
 	MaxBufferedMessages int
 
+	// DeliveryTimeout is how long the producer keeps retrying a message
+	// whose sends fail retriably (a broker down, a leader that moved, a
+	// timeout), counted from when it was accepted; then it fails with
+	// ErrDeliveryTimeout. Default: 2m, as the Java producer's
+	// delivery.timeout.ms.
+	DeliveryTimeout time.Duration
+
+	// RetryBackoff is the wait before the producer's first retry; each
+	// retry round in a row that fails doubles it, up to RetryBackoffMax.
+	// Defaults: 100ms and 1s, as the Java producer's retry.backoff.ms and
+	// retry.backoff.max.ms.
+	RetryBackoff, RetryBackoffMax time.Duration
+
 	// RequestTimeout bounds each request to a broker (metadata, topic
 	// creation, produce) when the caller's context has no earlier deadline.
 	// Default: 10s.
@@ -185,6 +198,9 @@ const (
 	DefaultBatchBytes          = 1 << 20
 	DefaultBatchTimeout        = 5 * time.Millisecond
 	DefaultMaxBufferedMessages = 100_000
+	DefaultDeliveryTimeout     = 2 * time.Minute
+	DefaultRetryBackoff        = 100 * time.Millisecond
+	DefaultRetryBackoffMax     = time.Second
 	DefaultRequestTimeout      = 10 * time.Second
 	DefaultDialTimeout         = 5 * time.Second
 	DefaultMetadataMaxAge      = 5 * time.Second
@@ -203,6 +219,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.BatchBytes, DefaultBatchBytes)
 	setDefault(&c.BatchTimeout, DefaultBatchTimeout)
 	setDefault(&c.MaxBufferedMessages, DefaultMaxBufferedMessages)
+	setDefault(&c.DeliveryTimeout, DefaultDeliveryTimeout)
+	setDefault(&c.RetryBackoff, DefaultRetryBackoff)
+	setDefault(&c.RetryBackoffMax, DefaultRetryBackoffMax)
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.DialTimeout, DefaultDialTimeout)
 	setDefault(&c.MetadataMaxAge, DefaultMetadataMaxAge)
@@ -254,6 +273,9 @@ func (c *Config) validate() error {
 		value, min time.Duration
 	}{
 		{"BatchTimeout", c.BatchTimeout, time.Millisecond},
+		{"DeliveryTimeout", c.DeliveryTimeout, time.Millisecond},
+		{"RetryBackoff", c.RetryBackoff, time.Millisecond},
+		{"RetryBackoffMax", c.RetryBackoffMax, time.Millisecond},
 		{"RequestTimeout", c.RequestTimeout, time.Millisecond},
 		{"DialTimeout", c.DialTimeout, time.Millisecond},
 		{"MetadataMaxAge", c.MetadataMaxAge, 10 * time.Millisecond},
@@ -265,6 +287,9 @@ func (c *Config) validate() error {
 		if d.value < d.min {
 			errs = append(errs, fmt.Errorf("%s %v is less than allowed %v", d.name, d.value, d.min))
 		}
+	}
+	if c.RetryBackoffMax < c.RetryBackoff {
+		errs = append(errs, fmt.Errorf("RetryBackoffMax %v is less than RetryBackoff %v", c.RetryBackoffMax, c.RetryBackoff))
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("HeartbeatInterval %v must be less than SessionTimeout %v", c.HeartbeatInterval, c.SessionTimeout))
@@ -323,13 +348,14 @@ func (s SASL) mechanism() (sasl.Mechanism, error) {
 
 // transport builds the kafka-go transport shared by the producer and the
 // admin client, so that topics the admin creates are seen by the producer's
-// metadata cache at once.
-func (c *Config) transport() (*kafka.Transport, error) {
+// metadata cache at once. Its connections are dial's, which Close can cut.
+func (c *Config) transport(dial *abortableDialer) (*kafka.Transport, error) {
 	mech, err := c.SASL.mechanism()
 	if err != nil {
 		return nil, err
 	}
 	return &kafka.Transport{
+		Dial:        dial.DialContext,
 		DialTimeout: c.DialTimeout,
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: c.MetadataMaxAge,
@@ -339,9 +365,9 @@ func (c *Config) transport() (*kafka.Transport, error) {
 	}, nil
 }
 
-// Dialer returns a kafka-go dialer with the Config's client id, TLS and SASL,
+// dialer returns a kafka-go dialer with the Config's client id, TLS and SASL,
 // for readers and direct connections.
-func (c Config) Dialer() (*kafka.Dialer, error) {
+func (c Config) dialer() (*kafka.Dialer, error) {
 	c = c.withDefaults()
 	mech, err := c.SASL.mechanism()
 	if err != nil {

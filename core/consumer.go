@@ -118,7 +118,7 @@ func (c *consumer) matchedTopics(ctx context.Context) ([]string, error) {
 // matched set changed, or the subscription's failure.
 func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 	cfg := &c.app.cfg
-	dialer, err := cfg.Dialer()
+	dialer, err := cfg.dialer()
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (c *consumer) fail(err error) {
 // consumePartition fetches one partition and handles its messages in
 // offset order, until fetchCtx ends or the subscription fails.
 func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffsets) {
-	dialer, _ := c.app.cfg.Dialer() // validated in New
+	dialer, _ := c.app.cfg.dialer() // validated in New
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   c.app.cfg.Brokers,
 		Topic:     p.topic,
@@ -276,15 +276,22 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 		c.fail(fmt.Errorf("kafkaesk: %s: seek %s/%d to %d: %w", c.sub, p.topic, p.partition, p.start, err))
 		return
 	}
+	backoff := fetchBackoff{min: 50 * time.Millisecond, max: 5 * time.Second}
 	for {
 		m, err := r.FetchMessage(fetchCtx)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return
 			}
-			c.log.Warn("kafkaesk: fetch", "topic", p.topic, "partition", p.partition, "err", err)
+			wait := backoff.next()
+			c.log.Warn("kafkaesk: fetch failed; retrying", "topic", p.topic, "partition", p.partition, "backoff", wait, "err", err)
+			if !sleepCtx(fetchCtx, wait) {
+				return
+			}
 			continue
 		}
+		backoff.reset()
+		rec := recordOf(&m)
 		select {
 		case c.sem <- struct{}{}:
 		case <-fetchCtx.Done():
@@ -296,7 +303,7 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 			<-c.sem
 			return
 		}
-		finished, fatal := c.handle(fetchCtx, &m, p)
+		finished, fatal := c.handle(fetchCtx, &rec, p)
 		<-c.sem
 		if fatal != nil {
 			c.fail(fatal)
@@ -305,7 +312,7 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 		if !finished {
 			return // interrupted by a stop: redelivered
 		}
-		p.finished(m.Offset, m.HighWaterMark)
+		p.finished(rec.Offset, rec.HighWaterMark)
 	}
 }
 
@@ -432,6 +439,31 @@ func (e *HandlerError) Error() string {
 }
 
 func (e *HandlerError) Unwrap() error { return e.Err }
+
+// fetchBackoff is the wait between failed fetches: min, doubled on each
+// failure in a row, up to max.
+type fetchBackoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *fetchBackoff) next() time.Duration {
+	b.cur = min(max(2*b.cur, b.min), b.max)
+	return b.cur
+}
+
+func (b *fetchBackoff) reset() { b.cur = 0 }
+
+// sleepCtx waits d, and reports false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // orDefault returns v, or def when v is zero.
 func orDefault[T comparable](v, def T) T {

@@ -11,7 +11,7 @@ import (
 // broker directly (no cached metadata), so that a new topic is seen at the
 // next poll.
 func (a *Application) listTopics(ctx context.Context) ([]string, error) {
-	dialer, err := a.cfg.Dialer()
+	dialer, err := a.cfg.dialer()
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (a *Application) listTopics(ctx context.Context) ([]string, error) {
 // so a wrong address fails in seconds rather than hanging; commands call it
 // before they start.
 func (a *Application) Ping(ctx context.Context) error {
-	dialer, err := a.cfg.Dialer()
+	dialer, err := a.cfg.dialer()
 	if err != nil {
 		return err
 	}

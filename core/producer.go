@@ -1,258 +1,437 @@
 package core
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
-// producer is one kafka-go async Writer shared by every publishing
-// goroutine, so that their messages fill the same per-partition batches.
-// Each message carries its completion in Message.WriterData; the writer's
-// Completion callback runs it once the batch is acknowledged or fails.
+// producer owns delivery for every publishing call of an Application:
+// the bounded buffer, topic creation, retries with backoff, the one
+// report of each message's outcome, and Flush and Close. It hands
+// messages to a client (the kafka-go async Writer, in writer.go) from one
+// goroutine, the sender, so that no caller ever waits on the network.
+//
+// A message is in exactly one place until it is settled: the inbox
+// (accepted, not handed over), the client (handed over, outcome not
+// known), or retries (failed retriably, waiting for the backoff).
+// Retries go out before anything newer, in the order the messages were
+// accepted, and only once nothing is left in the client, so that
+// messages of one key stay in order across retries.
 type producer struct {
-	w     *kafka.Writer
-	slots chan struct{}         // one token per buffered message; cap MaxBufferedMessages
-	idle  inflight              // messages handed to w and not completed
-	spare chan *[]kafka.Message // message slices of finished batch hand-overs, for the next ones
+	cfg    *Config
+	client *writerClient
+	slots  chan struct{} // one token per message accepted and not settled; cap MaxBufferedMessages
+
+	mu       sync.Mutex
+	inbox    []*Record // accepted, in order; swapped with spare by the sender
+	spare    []*Record
+	retries  []*Record // failed retriably, to be sent again after retryAt
+	retryAt  time.Time
+	streak   int    // retry rounds since the last acknowledgement
+	inClient int    // handed to the client, outcome not known
+	seq      uint64 // accept order
+	epoch    *epoch // the current Flush epoch
+	closing  bool   // Close was called: accept nothing more
+	gaveUp   bool   // Close's deadline passed: every outcome is final
+
+	wake chan struct{} // cap 1: the sender has something to look at
+	stop chan struct{} // closed to stop the sender
+	done chan struct{} // closed when the sender has returned
+
+	accepted, delivered, failed, unknown, retried atomic.Int64
 }
 
-// spareMessages is how many message slices the producer keeps for batch
-// hand-overs: a free list that, unlike a sync.Pool, the garbage collector
-// does not empty, so that a batch does not allocate its slice after every
-// collection. maxSpareMessages caps the length of a slice kept.
-const (
-	spareMessages    = 4
-	maxSpareMessages = 1 << 14
-)
-
-// messages returns an empty slice with room for n messages.
-func (p *producer) messages(n int) *[]kafka.Message {
-	select {
-	case s := <-p.spare:
-		if cap(*s) >= n {
-			return s
-		}
-	default:
-	}
-	s := make([]kafka.Message, 0, n)
-	return &s
+// produceState is the producer's bookkeeping of one message, kept in the
+// Record so that producing allocates nothing of its own.
+type produceState struct {
+	done      any           // Promise, Delivery, BatchDelivery or *waiter; nil for none
+	epoch     *epoch        // the Flush epoch it was accepted in
+	seq       uint64        // accept order
+	deadline  time.Time     // not retried after; zero for never
+	retention time.Duration // of its topic, should the producer create it
+	settled   uint32        // 1 once its outcome is reported; atomic
+	written   bool          // an attempt may have reached the log; guarded by producer.mu
+	lastErr   error         // the last attempt's; guarded by producer.mu
 }
 
-// recycleMessages keeps s for a later batch. The writer copied the
-// messages, so s holds nothing anyone uses.
-func (p *producer) recycleMessages(s *[]kafka.Message) {
-	if cap(*s) > maxSpareMessages {
-		return
-	}
-	clear(*s) // drop the references to values
-	*s = (*s)[:0]
-	select {
-	case p.spare <- s:
-	default:
-	}
-}
+// Promise is called once with a record handed to Produce or TryProduce
+// and its outcome: nil when the broker acknowledged it (the record's
+// Partition and Offset then say where it was written), else a
+// *PublishError whose cause tells, with errors.Is, ErrMessageTooLarge,
+// ErrDeliveryTimeout, ErrOutcomeUnknown or a broker's error. It runs on
+// one of the producer's goroutines and must not block; the record is the
+// caller's again once it is called.
+type Promise func(rec *Record, err error)
 
-// Delivery is called once with the outcome of an asynchronous publish:
-// nil when the broker acknowledged the message, else a *PublishError.
-// It runs on the producer's goroutine and must not block.
+// Delivery is called once with the outcome of an asynchronous publish,
+// as Promise is, without the record.
 type Delivery func(err error)
 
 // BatchDelivery is called once per message of RawPublishBatchAsync with
-// the message's value and its outcome: nil when the broker acknowledged
-// it, else a *PublishError. It runs on the producer's goroutine and must
-// not block.
+// the message's value and its outcome, as Promise is.
 type BatchDelivery func(value []byte, err error)
 
-// waiter turns a completion into a result for a blocking Publish.
+// waiter turns an outcome into a result for a blocking Publish.
 type waiter struct{ done chan error }
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{done: make(chan error, 1)} }}
 
-func newProducer(cfg *Config, transport *kafka.Transport) (*producer, error) {
-	compression, err := cfg.Compression.kafka()
-	if err != nil {
-		return nil, err
-	}
-	p := &producer{slots: make(chan struct{}, cfg.MaxBufferedMessages), spare: make(chan *[]kafka.Message, spareMessages)}
-	p.w = &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Brokers...),
-		Balancer:     &kafka.Murmur2Balancer{}, // Java-compatible key hashing, as kafkaesk (aiokafka)
-		BatchSize:    cfg.BatchSize,
-		BatchBytes:   cfg.BatchBytes,
-		BatchTimeout: cfg.BatchTimeout,
-		ReadTimeout:  cfg.RequestTimeout,
-		WriteTimeout: cfg.RequestTimeout,
-		RequiredAcks: cfg.RequiredAcks.kafka(),
-		Compression:  compression,
-		Transport:    newMetadataCache(transport, min(time.Second, cfg.MetadataMaxAge)),
-		Async:        true,
-		// Topics are created by Publish; RawPublish relies on the broker's
-		// auto-creation, as kafkaesk's raw_publish does. This also makes the
-		// writer refresh its metadata for a topic it has not seen yet.
-		AllowAutoTopicCreation: true,
-		Completion:             p.complete,
-	}
-	return p, nil
+// ProducerStats counts what an application's producer did with the
+// messages handed to it. At every read
+// Accepted = Delivered + Failed + Unknown + Buffered.
+type ProducerStats struct {
+	Accepted  int64 // handed to the producer
+	Delivered int64 // acknowledged by the broker
+	Failed    int64 // reported failed: not in the topic
+	Unknown   int64 // reported with ErrOutcomeUnknown: may be in the topic
+	Buffered  int64 // outcome not reported yet; at most Config.MaxBufferedMessages
+	Retried   int64 // sends of a message again after a retriable failure
 }
 
-// send hands msg to the writer. It waits for a buffer slot while
-// MaxBufferedMessages are outstanding, until ctx ends or, when ctx has no
-// deadline, for at most maxWait. It returns an error (and never calls the
-// completion) when msg could not be handed over.
-func (p *producer) send(ctx context.Context, msg kafka.Message, maxWait time.Duration) error {
-	if err := p.acquire(ctx, 1, maxWait); err != nil {
-		return &PublishError{Topic: msg.Topic, Err: err}
+func newProducer(cfg *Config, client *writerClient) *producer {
+	p := &producer{
+		cfg:    cfg,
+		client: client,
+		slots:  make(chan struct{}, cfg.MaxBufferedMessages),
+		epoch:  newEpoch(1),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
-	p.idle.add(1)
-	if err := p.w.WriteMessages(ctx, msg); err != nil {
-		p.release(1)
-		return &PublishError{Topic: msg.Topic, Err: describeWriteError(err)}
-	}
-	return nil
+	client.complete = p.completed
+	go p.run()
+	return p
 }
 
-// sendBatch is send for many messages: all handed over, or none (and no
-// completion called).
-func (p *producer) sendBatch(ctx context.Context, msgs []kafka.Message, maxWait time.Duration) error {
-	if len(msgs) > cap(p.slots) {
-		return &PublishError{Topic: msgs[0].Topic, Err: fmt.Errorf("batch of %d messages is larger than the producer's buffer (MaxBufferedMessages %d)", len(msgs), cap(p.slots))}
-	}
-	if err := p.acquire(ctx, len(msgs), maxWait); err != nil {
-		return &PublishError{Topic: msgs[0].Topic, Err: err}
-	}
-	p.idle.add(len(msgs))
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		p.release(len(msgs))
-		return &PublishError{Topic: msgs[0].Topic, Err: describeWriteError(err)}
-	}
-	return nil
+func (p *producer) stats() ProducerStats {
+	// Outcomes before acceptances, so that Buffered is never negative.
+	s := ProducerStats{Delivered: p.delivered.Load(), Failed: p.failed.Load(), Unknown: p.unknown.Load(), Retried: p.retried.Load()}
+	s.Accepted = p.accepted.Load()
+	s.Buffered = s.Accepted - s.Delivered - s.Failed - s.Unknown
+	return s
 }
 
-// acquire takes n buffer slots, waiting as send says; on an error it
-// holds none.
-func (p *producer) acquire(ctx context.Context, n int, maxWait time.Duration) error {
-	taken := 0
-	for ; taken < n; taken++ {
+// tryAcquire takes n buffer slots if they are free now.
+func (p *producer) tryAcquire(n int) bool {
+	for taken := range n {
 		select {
 		case p.slots <- struct{}{}:
-			continue
 		default:
+			for range taken {
+				<-p.slots
+			}
+			return false
 		}
-		break
 	}
-	if taken == n {
+	return true
+}
+
+// acquire takes n slots, waiting for room until ctx ends or, when ctx has
+// no deadline, for at most RequestTimeout. On an error it holds none.
+func (p *producer) acquire(ctx context.Context, n int) error {
+	if n > cap(p.slots) {
+		return fmt.Errorf("%w: %d messages at once is more than MaxBufferedMessages %d", ErrBufferFull, n, cap(p.slots))
+	}
+	if p.tryAcquire(n) {
 		return nil
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, maxWait)
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.RequestTimeout)
 		defer cancel()
 	}
-	for ; taken < n; taken++ {
+	for taken := range n {
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
 			for range taken {
 				<-p.slots
 			}
-			return fmt.Errorf("waiting for producer buffer space (%d messages unacknowledged): %w", cap(p.slots), ctx.Err())
+			return fmt.Errorf("%w: waited for room (%d messages unacknowledged): %w", ErrBufferFull, cap(p.slots), ctx.Err())
 		}
 	}
 	return nil
 }
 
-// release gives back n slots of messages that were not handed over.
-func (p *producer) release(n int) {
-	for range n {
-		<-p.slots
+// accept takes recs, for which slots are held, into the inbox. It fails
+// with ErrClosed (giving the slots back) once Close was called.
+func (p *producer) accept(recs ...*Record) error {
+	var deadline time.Time
+	if p.cfg.DeliveryTimeout > 0 {
+		deadline = time.Now().Add(p.cfg.DeliveryTimeout)
 	}
-	p.idle.add(-n)
-}
-
-// complete is the writer's Completion callback, called once per batch.
-func (p *producer) complete(msgs []kafka.Message, err error) {
-	for i := range msgs {
-		var perr error
-		if err != nil {
-			perr = &PublishError{Topic: msgs[i].Topic, Err: err}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		for range recs {
+			<-p.slots
 		}
-		switch d := msgs[i].WriterData.(type) {
-		case *waiter:
-			d.done <- perr
-		case Delivery:
-			d(perr)
-		case BatchDelivery:
-			d(msgs[i].Value, perr)
-		}
-		<-p.slots
+		return ErrClosed
 	}
-	p.idle.add(-len(msgs))
+	e := p.epoch
+	e.n.Add(int64(len(recs)))
+	for _, r := range recs {
+		p.seq++
+		r.produce.epoch, r.produce.seq, r.produce.deadline = e, p.seq, deadline
+		atomic.StoreUint32(&r.produce.settled, 0)
+		r.produce.written, r.produce.lastErr = false, nil
+	}
+	p.inbox = append(p.inbox, recs...)
+	p.mu.Unlock()
+	p.accepted.Add(int64(len(recs)))
+	p.signal()
+	return nil
 }
 
-// flush waits until every message handed over so far has completed.
-func (p *producer) flush(ctx context.Context) error {
-	return p.idle.wait(ctx)
-}
-
-// close closes the writer. kafka-go's Close retries what is still
-// buffered and can take seconds against a dead cluster, so it runs on its
-// own goroutine and close gives up when ctx ends; that goroutine then
-// finishes in the background (bounded by the writer's retry budget).
-func (p *producer) close(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- p.w.Close() }()
+// signal wakes the sender.
+func (p *producer) signal() {
 	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("writer still closing: %w", ctx.Err())
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
-func describeWriteError(err error) error {
-	var tooLarge kafka.MessageTooLargeError
-	if errors.As(err, &tooLarge) {
-		return fmt.Errorf("message of %d bytes is larger than the batch limit (BatchBytes): %w", len(tooLarge.Message.Key)+len(tooLarge.Message.Value), err)
+// run is the sender: it hands the inbox, and retries when due, to the
+// client until stop is closed.
+func (p *producer) run() {
+	defer close(p.done)
+	var timer *time.Timer
+	for {
+		recs, wait := p.next()
+		if recs != nil {
+			p.client.send(recs)
+			continue
+		}
+		var due <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			due = timer.C
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		case <-due:
+		}
+	}
+}
+
+// maxHandOver bounds the messages of one hand-over to the client, so
+// that the first of a large inbox do not wait for the last to be sorted
+// into batches.
+const maxHandOver = 4096
+
+// next returns what the sender hands over now: retries once they are due
+// and nothing else is in the client, else the inbox. With nothing to
+// send, it returns how long to wait (0: until woken).
+func (p *producer) next() (recs []*Record, wait time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gaveUp {
+		return nil, 0
+	}
+	if len(p.retries) > 0 {
+		if p.inClient > 0 {
+			return nil, 0 // the last completion wakes the sender
+		}
+		if d := time.Until(p.retryAt); d > 0 {
+			return nil, d
+		}
+		recs = p.retries
+		p.retries = nil
+		slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
+		p.retried.Add(int64(len(recs)))
+		p.inClient += len(recs)
+		return recs, 0
+	}
+	if len(p.inbox) == 0 {
+		return nil, 0
+	}
+	n := min(len(p.inbox), maxHandOver)
+	recs = append(p.spare[:0], p.inbox[:n]...)
+	p.inbox = p.inbox[:copy(p.inbox, p.inbox[n:])]
+	clear(p.inbox[len(p.inbox):n]) // no references left behind
+	p.spare = recs
+	p.inClient += n
+	return recs, 0
+}
+
+// completed is the client's report of one attempt at recs: err nil when
+// the broker acknowledged them. A retriable failure puts them in retries;
+// anything else settles them.
+func (p *producer) completed(recs []*Record, err error) {
+	if err == nil {
+		p.mu.Lock()
+		p.inClient -= len(recs)
+		p.streak = 0
+		wake := p.inClient == 0 && len(p.retries) > 0
+		p.mu.Unlock()
+		for _, r := range recs {
+			p.settle(r, nil)
+		}
+		if wake {
+			p.signal()
+		}
+		return
+	}
+	f := classify(err)
+	var final []*Record
+	p.mu.Lock()
+	p.inClient -= len(recs)
+	now := time.Now()
+	for _, r := range recs {
+		r.produce.written = r.produce.written || f.written
+		r.produce.lastErr = err
+		switch {
+		case !f.retryable || p.gaveUp:
+			final = append(final, r)
+		case !r.produce.deadline.IsZero() && now.After(r.produce.deadline):
+			r.produce.lastErr = fmt.Errorf("%w (%v): last attempt: %w", ErrDeliveryTimeout, p.cfg.DeliveryTimeout, err)
+			final = append(final, r)
+		default:
+			if len(p.retries) == 0 {
+				p.streak++
+				p.retryAt = now.Add(p.backoff())
+			}
+			p.retries = append(p.retries, r)
+		}
+	}
+	wake := p.inClient == 0 && len(p.retries) > 0
+	p.mu.Unlock()
+	for _, r := range final {
+		p.settle(r, r.produce.lastErr)
+	}
+	if wake {
+		p.signal()
+	}
+}
+
+// backoff is the wait before the next retry round: RetryBackoff, doubled
+// for each round in a row that failed, up to RetryBackoffMax.
+func (p *producer) backoff() time.Duration {
+	return min(p.cfg.RetryBackoff<<min(p.streak-1, 20), p.cfg.RetryBackoffMax)
+}
+
+// settle reports rec's outcome, once: later reports (after Close gave
+// up on it) are ignored. It gives back the slot and counts it.
+func (p *producer) settle(r *Record, err error) {
+	if atomic.SwapUint32(&r.produce.settled, 1) == 1 {
+		return
+	}
+	if err != nil {
+		if r.produce.written {
+			p.unknown.Add(1)
+			err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		} else {
+			p.failed.Add(1)
+		}
+		err = &PublishError{Topic: r.Topic, Err: err}
+	} else {
+		p.delivered.Add(1)
+	}
+	e := r.produce.epoch
+	switch d := r.produce.done.(type) {
+	case Promise:
+		d(r, err)
+	case Delivery:
+		d(err)
+	case BatchDelivery:
+		d(r.Value, err)
+	case *waiter:
+		d.done <- err
+	}
+	<-p.slots
+	e.release()
+}
+
+// flush waits until every message accepted before the call is settled,
+// or ctx ends. Messages accepted meanwhile are not waited for.
+func (p *producer) flush(ctx context.Context) error {
+	p.mu.Lock()
+	e := p.epoch
+	e.next = newEpoch(2) // its own token, and one that e holds until it ends
+	p.epoch = e.next
+	p.mu.Unlock()
+	e.release() // its own token: it ends once its messages are settled
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d messages not acknowledged yet: %w", p.stats().Buffered, ctx.Err())
+	}
+}
+
+// close refuses new messages, waits until everything accepted is settled
+// or ctx ends, and then settles what is left: ErrOutcomeUnknown for a
+// message a request may have carried, a plain failure for the others.
+// The sender and the client have stopped when it returns.
+func (p *producer) close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	err := p.flush(ctx)
+	if err != nil {
+		p.giveUp(ctx.Err())
+	}
+	close(p.stop)
+	<-p.done
+	if cerr := p.client.close(); cerr != nil && err == nil {
+		err = cerr
 	}
 	return err
 }
 
-// inflight counts outstanding work and lets waiters block until it is zero.
-type inflight struct {
-	mu   sync.Mutex
-	n    int
-	zero chan struct{} // closed when n drops to 0; nil while n is 0
+// giveUp settles every message still in the inbox or in retries, and
+// makes the client's remaining completions final.
+func (p *producer) giveUp(cause error) {
+	p.mu.Lock()
+	p.gaveUp = true
+	left := append(p.inbox, p.retries...)
+	p.inbox, p.retries = nil, nil
+	p.mu.Unlock()
+	for _, r := range left {
+		err := fmt.Errorf("%w: Close gave up before it was sent again: %w", ErrClosed, cause)
+		if r.produce.lastErr != nil {
+			err = fmt.Errorf("%w: Close gave up (%w); last attempt: %w", ErrClosed, cause, r.produce.lastErr)
+		}
+		p.settle(r, err)
+	}
+	// What the client holds is settled by its completions, which abort
+	// makes come at once and final.
+	p.client.abort()
 }
 
-func (f *inflight) add(d int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n == 0 && d > 0 {
-		f.zero = make(chan struct{})
-	}
-	f.n += d
-	if f.n == 0 && f.zero != nil {
-		close(f.zero)
-		f.zero = nil
-	}
+// epoch is the set of messages accepted between two Flush calls. It
+// holds a token for each of them, one of its own until the Flush that
+// ends it, and one that the epoch before holds until that one is done:
+// so done is closed once every message accepted before the Flush that
+// ended it is settled.
+type epoch struct {
+	n    atomic.Int64
+	done chan struct{}
+	next *epoch // set by the Flush that ends it, before its own token goes
 }
 
-func (f *inflight) wait(ctx context.Context) error {
-	f.mu.Lock()
-	zero := f.zero
-	f.mu.Unlock()
-	if zero == nil {
-		return nil
-	}
-	select {
-	case <-zero:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+func newEpoch(tokens int64) *epoch {
+	e := &epoch{done: make(chan struct{})}
+	e.n.Store(tokens)
+	return e
+}
+
+// release gives back a token; the last one closes done and gives back
+// the token the next epoch waits on.
+func (e *epoch) release() {
+	for e != nil && e.n.Add(-1) == 0 {
+		close(e.done)
+		e = e.next
 	}
 }

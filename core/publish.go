@@ -5,32 +5,8 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/kafkaesk-go/kafkaesk/internal/jsonenc"
 )
-
-// Header is a Kafka record header.
-type Header = kafka.Header
-
-// PublishOption sets a per-message option of Publish, PublishAsync and
-// RawPublish. Most calls pass none.
-type PublishOption interface{ apply(*kafka.Message) }
-
-type publishOption func(*kafka.Message)
-
-func (f publishOption) apply(m *kafka.Message) { f(m) }
-
-// Key sets the record key, which picks the partition (murmur2, as the Java
-// client and kafkaesk do). Default: no key, a random partition.
-func Key(key []byte) PublishOption {
-	return publishOption(func(m *kafka.Message) { m.Key = key })
-}
-
-// Headers adds record headers. kafkaesk adds none of its own.
-func Headers(headers ...Header) PublishOption {
-	return publishOption(func(m *kafka.Message) { m.Headers = append(m.Headers, headers...) })
-}
 
 // Publish sends value to stream in the kafkaesk envelope and waits for the
 // broker's acknowledgement. value is a struct (or a pointer to one); its
@@ -43,60 +19,71 @@ func Headers(headers ...Header) PublishOption {
 // use, with the schema's retention. Many goroutines publishing at once
 // share producer batches.
 //
-// Publish returns when the message is acknowledged, fails (a
-// *PublishError naming the topic), or ctx ends; in the last case the
-// message may still be delivered.
+// Publish returns when the message is acknowledged, fails for good (a
+// *PublishError naming the topic; retriable failures are retried by the
+// producer first, for up to Config.DeliveryTimeout), or ctx ends. In the
+// last case the error wraps ErrOutcomeUnknown: the message is still in
+// the producer's hands and may be delivered.
 func (a *Application) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
-	msg, err := a.prepare(ctx, stream, value)
+	rec, err := a.prepare(ctx, stream, value)
 	if err != nil {
 		return err
 	}
-	return a.sendAndWait(ctx, msg, opts)
+	applyOptions(rec, opts)
+	return a.produceAndWait(ctx, rec)
 }
 
 // PublishAsync is Publish without waiting for the acknowledgement: it
-// returns once the message is validated and handed to the producer, and
-// calls done (if not nil) with the outcome. It blocks only while the
-// producer holds MaxBufferedMessages unacknowledged messages, or while the
-// stream's topic is first created.
+// returns once the message is validated and accepted by the producer, and
+// calls done (if not nil) with the outcome. It waits only while the
+// producer's buffer is full (MaxBufferedMessages messages whose outcome
+// is not known), until ctx ends or, when ctx has no deadline, for at most
+// RequestTimeout; then it returns an error wrapping ErrBufferFull. The
+// first publish of an application also runs Start (its hooks, and the
+// creation of its schemas' streams), bounded the same way.
 func (a *Application) PublishAsync(ctx context.Context, stream string, value any, done Delivery, opts ...PublishOption) error {
-	msg, err := a.prepare(ctx, stream, value)
+	rec, err := a.prepare(ctx, stream, value)
 	if err != nil {
 		return err
 	}
 	if done != nil {
-		msg.WriterData = done
+		rec.produce.done = done
 	}
-	return a.send(ctx, msg, opts)
+	applyOptions(rec, opts)
+	return a.produce(ctx, rec)
 }
 
 // RawPublish sends value, already encoded, to stream as it is: no
-// envelope, no validation and no topic creation (the broker's
-// auto-creation applies), as kafkaesk's raw_publish. It waits for the
+// envelope and no validation, as kafkaesk's raw_publish. The stream's
+// topic is created on first use, as by Publish. It waits for the
 // acknowledgement, as Publish does.
 func (a *Application) RawPublish(ctx context.Context, stream string, value []byte, opts ...PublishOption) error {
-	return a.sendAndWait(ctx, kafka.Message{Topic: a.Topic(stream), Value: value}, opts)
+	rec := &Record{Topic: a.Topic(stream), Value: value}
+	applyOptions(rec, opts)
+	return a.produceAndWait(ctx, rec)
 }
 
 // RawPublishAsync is RawPublish without waiting: done (if not nil) is
-// called with the outcome.
+// called with the outcome. It waits as PublishAsync does.
 func (a *Application) RawPublishAsync(ctx context.Context, stream string, value []byte, done Delivery, opts ...PublishOption) error {
-	msg := kafka.Message{Topic: a.Topic(stream), Value: value}
+	rec := &Record{Topic: a.Topic(stream), Value: value}
 	if done != nil {
-		msg.WriterData = done
+		rec.produce.done = done
 	}
-	return a.send(ctx, msg, opts)
+	applyOptions(rec, opts)
+	return a.produce(ctx, rec)
 }
 
 // RawPublishBatchAsync is RawPublishAsync for many values at once, in
 // order: one hand-over to the producer, far cheaper per message than one
-// call each. done (if not nil) is called once per value with that value
-// and its outcome, on the producer's goroutine, in no guaranteed order
-// across partitions. opts apply to every message.
+// call each (one allocation for the whole batch). done (if not nil) is
+// called once per value with that value and its outcome, on a producer
+// goroutine, in no guaranteed order across partitions. opts apply to
+// every message.
 //
-// The hand-over is all or nothing: on an error none of values was sent
-// and done is never called. It blocks as RawPublishAsync does, while the
-// producer's buffer has no room for all of values.
+// The hand-over is all or nothing: on an error none of values was
+// accepted and done is never called. It waits as PublishAsync does, while
+// the producer's buffer has no room for all of values.
 func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, values [][]byte, done BatchDelivery, opts ...PublishOption) error {
 	if len(values) == 0 {
 		return nil
@@ -105,99 +92,112 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 		return ErrClosed
 	}
 	topic := a.Topic(stream)
-	msgs := a.producer.messages(len(values))
-	defer a.producer.recycleMessages(msgs)
-	var data any // a nil BatchDelivery must not make WriterData non-nil
-	if done != nil {
-		data = done
-	}
-	for _, v := range values {
-		*msgs = append(*msgs, kafka.Message{Topic: topic, Value: v, WriterData: data})
-		// Options apply in place: a message of its own, whose address an
+	recs := make([]Record, len(values))
+	ptrs := a.recordPointers(len(values))
+	defer a.recyclePointers(ptrs)
+	for i, v := range values {
+		r := &recs[i]
+		r.Topic, r.Value = topic, v
+		if done != nil {
+			r.produce.done = done
+		}
+		// Options apply in place: a record of its own, whose address an
 		// option takes, would be allocated on the heap for each value.
-		msg := &(*msgs)[len(*msgs)-1]
-		for _, o := range opts {
-			o.apply(msg)
-		}
+		applyOptions(r, opts)
+		*ptrs = append(*ptrs, r)
 	}
-	if a.topics.isKnown(topic) {
-		return a.producer.sendBatch(ctx, *msgs, a.cfg.RequestTimeout)
+	if err := a.producer.acquire(ctx, len(values)); err != nil {
+		return &PublishError{Topic: topic, Err: err}
 	}
-	rctx, cancel := a.requestContext(ctx)
-	defer cancel()
-	if err := a.producer.sendBatch(rctx, *msgs, a.cfg.RequestTimeout); err != nil {
-		return err
-	}
-	a.topics.markKnown(topic)
-	return nil
+	return a.producer.accept(*ptrs...)
 }
 
-// prepare encodes and validates value, starts the application if needed
-// and makes sure the stream's topic exists.
-func (a *Application) prepare(ctx context.Context, stream string, value any) (kafka.Message, error) {
-	if a.closed.Load() {
-		return kafka.Message{}, ErrClosed
+// Produce hands rec to the producer and returns at once, as franz-go's
+// Produce does: promise (if not nil) is called with rec and its outcome
+// once the broker acknowledged it, or it failed for good after the
+// producer's retries. rec.Topic is the whole topic name (see
+// Application.Topic); Key, Value, Headers and Time are sent as they are,
+// and the topic is created on first use. rec belongs to the producer
+// until promise is called: it must not be changed or handed over again
+// meanwhile.
+//
+// Produce waits only while the producer's buffer is full, as
+// PublishAsync does; TryProduce never waits.
+func (a *Application) Produce(ctx context.Context, rec *Record, promise Promise) error {
+	if promise != nil {
+		rec.produce.done = promise
+	} else {
+		rec.produce.done = nil
 	}
-	schema, err := a.schemaOf(value)
-	if err != nil {
-		return kafka.Message{}, err
-	}
-	envelope, err := encodeEnvelope(schema, value)
-	if err != nil {
-		return kafka.Message{}, err
-	}
-	topic := a.Topic(stream)
-	if !a.started.Load() || !a.topics.isKnown(topic) {
-		rctx, cancel := a.requestContext(ctx)
-		defer cancel()
-		if err := a.Start(rctx); err != nil {
-			return kafka.Message{}, err
-		}
-		if err := a.topics.ensure(rctx, topic, schema.Retention); err != nil {
-			return kafka.Message{}, err
-		}
-	}
-	return kafka.Message{Topic: topic, Value: envelope}, nil
+	return a.produce(ctx, rec)
 }
 
-// send applies opts and hands msg to the producer. Only a topic not seen
-// yet may need the network (metadata), so only then is the call bounded
-// by RequestTimeout; a known topic is served from the metadata cache.
-func (a *Application) send(ctx context.Context, msg kafka.Message, opts []PublishOption) error {
+// TryProduce is Produce that never waits: when the producer's buffer is
+// full it returns an error wrapping ErrBufferFull at once, and promise is
+// not called.
+func (a *Application) TryProduce(rec *Record, promise Promise) error {
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	if len(opts) > 0 {
-		msg = withOptions(msg, opts)
+	if promise != nil {
+		rec.produce.done = promise
+	} else {
+		rec.produce.done = nil
 	}
-	if a.topics.isKnown(msg.Topic) {
-		return a.producer.send(ctx, msg, a.cfg.RequestTimeout)
+	if !a.producer.tryAcquire(1) {
+		return &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
 	}
-	rctx, cancel := a.requestContext(ctx)
-	defer cancel()
-	if err := a.producer.send(rctx, msg, a.cfg.RequestTimeout); err != nil {
-		return err
-	}
-	// The writer found the topic's partitions, so it exists.
-	a.topics.markKnown(msg.Topic)
-	return nil
+	return a.producer.accept(rec)
 }
 
-// withOptions returns m with opts applied. It is a function of its own so
-// that only a publish with options pays for the copy the options take
-// the address of (which escapes to the heap).
-func withOptions(m kafka.Message, opts []PublishOption) kafka.Message {
-	for _, o := range opts {
-		o.apply(&m)
+// ProducerStats returns the counters of the application's producer.
+func (a *Application) ProducerStats() ProducerStats { return a.producer.stats() }
+
+// prepare encodes and validates value, starts the application if needed,
+// and returns its record, with the retention the topic gets should the
+// producer create it.
+func (a *Application) prepare(ctx context.Context, stream string, value any) (*Record, error) {
+	if a.closed.Load() {
+		return nil, ErrClosed
 	}
-	return m
+	schema, err := a.schemaOf(value)
+	if err != nil {
+		return nil, err
+	}
+	envelope, err := encodeEnvelope(schema, value)
+	if err != nil {
+		return nil, err
+	}
+	if !a.started.Load() {
+		rctx, cancel := a.requestContext(ctx)
+		defer cancel()
+		if err := a.Start(rctx); err != nil {
+			return nil, err
+		}
+	}
+	rec := &Record{Topic: a.Topic(stream), Value: envelope}
+	rec.produce.retention = schema.Retention
+	return rec, nil
 }
 
-// sendAndWait sends msg and waits for its acknowledgement or ctx.
-func (a *Application) sendAndWait(ctx context.Context, msg kafka.Message, opts []PublishOption) error {
+// produce waits for room and hands rec to the producer.
+func (a *Application) produce(ctx context.Context, rec *Record) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	if err := a.producer.acquire(ctx, 1); err != nil {
+		return &PublishError{Topic: rec.Topic, Err: err}
+	}
+	return a.producer.accept(rec)
+}
+
+// produceAndWait hands rec to the producer and waits for its outcome or
+// ctx. When ctx ends first, the message stays in the producer's hands:
+// the error wraps ErrOutcomeUnknown.
+func (a *Application) produceAndWait(ctx context.Context, rec *Record) error {
 	w := waiterPool.Get().(*waiter)
-	msg.WriterData = w
-	if err := a.send(ctx, msg, opts); err != nil {
+	rec.produce.done = w
+	if err := a.produce(ctx, rec); err != nil {
 		waiterPool.Put(w)
 		return err
 	}
@@ -206,10 +206,44 @@ func (a *Application) sendAndWait(ctx context.Context, msg kafka.Message, opts [
 		waiterPool.Put(w)
 		return err
 	case <-ctx.Done():
-		// w is abandoned: the completion still writes to its buffer.
-		return &PublishError{Topic: msg.Topic, Err: fmt.Errorf("waiting for acknowledgement: %w", ctx.Err())}
+		// w is abandoned: the outcome still goes to its buffer.
+		return &PublishError{Topic: rec.Topic, Err: fmt.Errorf("%w: stopped waiting for the acknowledgement: %w", ErrOutcomeUnknown, ctx.Err())}
 	}
 }
+
+// recordPointers returns an empty slice with room for n record pointers,
+// from a small free list that, unlike a sync.Pool, the garbage collector
+// does not empty.
+func (a *Application) recordPointers(n int) *[]*Record {
+	select {
+	case s := <-a.spare:
+		if cap(*s) >= n {
+			return s
+		}
+	default:
+	}
+	s := make([]*Record, 0, n)
+	return &s
+}
+
+func (a *Application) recyclePointers(s *[]*Record) {
+	if cap(*s) > maxSpareRecords {
+		return
+	}
+	clear(*s)
+	*s = (*s)[:0]
+	select {
+	case a.spare <- s:
+	default:
+	}
+}
+
+// spareRecords is how many pointer slices of batch hand-overs are kept;
+// maxSpareRecords caps the length of one kept.
+const (
+	spareRecords    = 4
+	maxSpareRecords = 1 << 14
+)
 
 // requestContext bounds ctx by RequestTimeout when it has no deadline, so
 // that an unreachable broker is an error, never a hang.

@@ -6,13 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
-
-// Record is a consumed Kafka record: topic, partition, offset, key,
-// headers, timestamp and value.
-type Record = kafka.Message
 
 // ErrSkip, returned (or wrapped) by a handler, skips the message: it is
 // counted and logged, committed as handled, and the subscription goes on.

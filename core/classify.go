@@ -1,0 +1,111 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The outcomes a producing call or a delivery callback can report beside
+// success. Test for them with errors.Is; every one comes wrapped in a
+// *PublishError naming the topic.
+var (
+	// ErrBufferFull: the producer holds MaxBufferedMessages messages whose
+	// outcome is not known yet. TryProduce returns it at once; the other
+	// producing calls wait for room first, and return it when the wait
+	// ends.
+	ErrBufferFull = errors.New("kafkaesk: producer buffer full")
+
+	// ErrMessageTooLarge: the message is larger than the producer's batch
+	// limit (Config.BatchBytes), or the broker refused it as larger than
+	// the topic's max.message.bytes. It is not in the topic, and sending
+	// it again cannot help.
+	ErrMessageTooLarge = errors.New("kafkaesk: message too large")
+
+	// ErrDeliveryTimeout: the message was retried for Config.DeliveryTimeout
+	// without being acknowledged, and given up on.
+	ErrDeliveryTimeout = errors.New("kafkaesk: delivery timeout")
+
+	// ErrOutcomeUnknown: the message was given up on (by Close's deadline,
+	// by DeliveryTimeout, or by an error that does not say) after a
+	// request carrying it was sent, and no answer told whether the broker
+	// wrote it. It may be in the topic. A failure without
+	// ErrOutcomeUnknown means the message is not in the topic.
+	ErrOutcomeUnknown = errors.New("kafkaesk: delivery outcome unknown: the message may be in the topic")
+)
+
+// IsRetryable reports whether a produce that failed with err may succeed
+// when sent again: the broker or the network failed (a broker down or
+// restarting, a leader that moved, a timeout), not the message (too
+// large, refused by a policy) or the credentials. The producer retries
+// these by itself, until Config.DeliveryTimeout; a caller sees them only
+// after that.
+func IsRetryable(err error) bool {
+	return classify(err).retryable
+}
+
+// failure is what a produce error means for the message.
+type failure struct {
+	retryable bool // sending again may succeed
+	written   bool // the broker may have written it anyway
+	tooLarge  bool // the message, or its batch, is too large
+}
+
+// classify is the one place that reads kafka-go's and the network's
+// errors. Anything it does not recognise is taken as final and as
+// possibly written: an unknown error must never make the producer report
+// a written message as failed.
+func classify(err error) failure {
+	var notSent *notSentError
+	if errors.As(err, &notSent) {
+		f := classify(notSent.err)
+		f.written = false
+		return f
+	}
+	var kerr kafka.Error
+	var tooLarge kafka.MessageTooLargeError
+	var opErr *net.OpError
+	switch {
+	case err == nil:
+		return failure{}
+	case errors.Is(err, ErrMessageTooLarge), errors.As(err, &tooLarge):
+		return failure{tooLarge: true}
+	case errors.As(err, &kerr):
+		switch kerr {
+		case kafka.MessageSizeTooLarge:
+			return failure{tooLarge: true}
+		case kafka.RequestTimedOut, kafka.NotEnoughReplicasAfterAppend:
+			// The leader appended it and waited for replicas in vain.
+			return failure{retryable: true, written: true}
+		}
+		// Any other error code: the broker did not write the batch.
+		return failure{retryable: kerr.Temporary()}
+	case errors.Is(err, errAborted), errors.Is(err, io.ErrClosedPipe):
+		// The producer is closing: nothing more is sent.
+		return failure{}
+	case errors.As(err, &opErr) && opErr.Op == "dial",
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		// No connection, so no request: not written.
+		return failure{retryable: true}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		// The connection failed or timed out with a request on it: the
+		// broker may have written it before the answer was lost.
+		return failure{retryable: true, written: true}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return failure{retryable: true, written: true}
+	}
+	return failure{written: true}
+}
+
+// errAborted is what the producer's connections answer once Close gave
+// up: nothing is sent after that.
+var errAborted = errors.New("kafkaesk: producer closed: not sent")
