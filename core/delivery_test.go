@@ -802,7 +802,7 @@ func TestDeadLetterCarriesHeaders(t *testing.T) {
 		core.Header{Key: core.HeaderTopic, Value: []byte(app.Topic("stream"))},
 		core.Header{Key: core.HeaderPartition, Value: []byte("0")},
 		core.Header{Key: core.HeaderOffset, Value: []byte("1")},
-	), dead[0].Headers, "the record's headers, then kafkaesk's")
+	), headersOf(dead[0]), "the record's headers, then kafkaesk's")
 	assert.Equal(t, int64(1), testutil.MessageCount(t, e.brokers, app.Topic("stream.dead")), "dead-lettered once")
 }
 

@@ -202,7 +202,10 @@ func (p *producer) run() {
 	defer close(p.done)
 	var timer *time.Timer
 	for {
-		recs, wait := p.next()
+		recs, expired, wait := p.next()
+		for _, r := range expired {
+			p.settle(r, r.produce.lastErr)
+		}
 		if recs != nil {
 			p.client.send(recs)
 			continue
@@ -231,30 +234,43 @@ func (p *producer) run() {
 const maxHandOver = 4096
 
 // next returns what the sender hands over now: retries once they are due
-// and nothing else is in the client, else the inbox. With nothing to
-// send, it returns how long to wait (0: until woken).
-func (p *producer) next() (recs []*Record, wait time.Duration) {
+// and nothing else is in the client, else the inbox; and the retries
+// whose DeliveryTimeout has passed, for the sender to settle. With
+// nothing to send, it returns how long to wait (0: until woken).
+func (p *producer) next() (recs, expired []*Record, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gaveUp {
-		return nil, 0
+		return nil, nil, 0
 	}
 	if len(p.retries) > 0 {
 		if p.inClient > 0 {
-			return nil, 0 // the last completion wakes the sender
+			return nil, nil, 0 // the last completion wakes the sender
 		}
 		if d := time.Until(p.retryAt); d > 0 {
-			return nil, d
+			return nil, nil, d
 		}
-		recs = p.retries
+		now := time.Now()
+		recs = p.retries[:0]
+		for _, r := range p.retries {
+			if !r.produce.deadline.IsZero() && now.After(r.produce.deadline) {
+				r.produce.lastErr = fmt.Errorf("%w (%v): last attempt: %w", ErrDeliveryTimeout, p.cfg.DeliveryTimeout, r.produce.lastErr)
+				expired = append(expired, r)
+				continue
+			}
+			recs = append(recs, r)
+		}
 		p.retries = nil
+		if len(recs) == 0 {
+			return nil, expired, 0
+		}
 		slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
 		p.retried.Add(int64(len(recs)))
 		p.inClient += len(recs)
-		return recs, 0
+		return recs, expired, 0
 	}
 	if len(p.inbox) == 0 {
-		return nil, 0
+		return nil, nil, 0
 	}
 	n := min(len(p.inbox), maxHandOver)
 	recs = append(p.spare[:0], p.inbox[:n]...)
@@ -262,7 +278,7 @@ func (p *producer) next() (recs []*Record, wait time.Duration) {
 	clear(p.inbox[len(p.inbox):n]) // no references left behind
 	p.spare = recs
 	p.inClient += n
-	return recs, 0
+	return recs, nil, 0
 }
 
 // completed is the client's report of one attempt at recs: err nil when
@@ -313,6 +329,33 @@ func (p *producer) completed(recs []*Record, err error) {
 	if wake {
 		p.signal()
 	}
+}
+
+// withdraw settles rec with a failure caused by cause, if it is still
+// waiting in the inbox or in retries: a Publish whose context ended takes
+// its message back, so that its outcome is known at once. It reports
+// false when rec is in the client (its outcome comes from there) or
+// already settled.
+func (p *producer) withdraw(rec *Record, cause error) bool {
+	p.mu.Lock()
+	found := false
+	for _, q := range []*[]*Record{&p.inbox, &p.retries} {
+		if i := slices.Index(*q, rec); i >= 0 {
+			*q = slices.Delete(*q, i, i+1)
+			found = true
+			break
+		}
+	}
+	p.mu.Unlock()
+	if !found {
+		return false
+	}
+	err := fmt.Errorf("gave up waiting: %w", cause)
+	if rec.produce.lastErr != nil {
+		err = fmt.Errorf("gave up waiting: %w; last attempt: %w", cause, rec.produce.lastErr)
+	}
+	p.settle(rec, err)
+	return true
 }
 
 // backoff is the wait before the next retry round: RetryBackoff, doubled

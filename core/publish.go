@@ -21,9 +21,11 @@ import (
 //
 // Publish returns when the message is acknowledged, fails for good (a
 // *PublishError naming the topic; retriable failures are retried by the
-// producer first, for up to Config.DeliveryTimeout), or ctx ends. In the
-// last case the error wraps ErrOutcomeUnknown: the message is still in
-// the producer's hands and may be delivered.
+// producer first, for up to Config.DeliveryTimeout), or ctx ends. When
+// ctx ends first, a message that is not on its way to the broker is
+// taken back and reported failed (it is not in the topic); one that a
+// request carries gets an error wrapping ErrOutcomeUnknown, and may
+// still be delivered.
 func (a *Application) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
 	rec, err := a.prepare(ctx, stream, value)
 	if err != nil {
@@ -192,7 +194,9 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 }
 
 // produceAndWait hands rec to the producer and waits for its outcome or
-// ctx. When ctx ends first, the message stays in the producer's hands:
+// ctx. When ctx ends first, a message not yet sent (or waiting to be
+// sent again) is taken back and reported failed, with the last attempt's
+// error; one that a request carries stays in the producer's hands, and
 // the error wraps ErrOutcomeUnknown.
 func (a *Application) produceAndWait(ctx context.Context, rec *Record) error {
 	w := waiterPool.Get().(*waiter)
@@ -206,7 +210,13 @@ func (a *Application) produceAndWait(ctx context.Context, rec *Record) error {
 		waiterPool.Put(w)
 		return err
 	case <-ctx.Done():
-		// w is abandoned: the outcome still goes to its buffer.
+		if a.producer.withdraw(rec, ctx.Err()) {
+			err := <-w.done
+			waiterPool.Put(w)
+			return err
+		}
+		// A request carries it: w is abandoned, and the outcome still
+		// goes to its buffer.
 		return &PublishError{Topic: rec.Topic, Err: fmt.Errorf("%w: stopped waiting for the acknowledgement: %w", ErrOutcomeUnknown, ctx.Err())}
 	}
 }

@@ -73,7 +73,7 @@ func TestPublishReadBackWithPlainReader(t *testing.T) {
 	assert.Equal(t, app.Topic("orders"), m.Topic)
 	assert.True(t, strings.HasPrefix(m.Topic, app.Config().TopicPrefix), "topic is prefix + stream")
 	assert.Equal(t, "user-1", string(m.Key))
-	assert.Equal(t, headers, m.Headers)
+	assert.Equal(t, headers, headersOf(m))
 	assert.Equal(t, `{"schema":"Foo:1","data":{"bar":"foo"}}`, string(m.Value))
 }
 
@@ -146,22 +146,32 @@ func TestRawPublishBatchAsyncDeliversEachValueOnce(t *testing.T) {
 	}
 }
 
-// One value too large for a batch refuses the whole batch: nothing is
-// sent, done is never called, and the error names the topic.
-func TestRawPublishBatchAsyncIsAllOrNothing(t *testing.T) {
+// One value too large for a batch fails alone: the others are
+// delivered, and done reports each outcome once.
+func TestRawPublishBatchAsyncTooLargeFailsAlone(t *testing.T) {
 	app, brokers := newTestApp(t, core.Config{BatchBytes: 1024})
 	ctx := testContext(t)
-	require.NoError(t, app.EnsureStream(ctx, "batch", 0))
-	var calls atomic.Int64
+	var mu sync.Mutex
+	outcomes := map[int]error{}
 	err := app.RawPublishBatchAsync(ctx, "batch", [][]byte{[]byte("a"), make([]byte, 2048), []byte("c")},
-		func([]byte, error) { calls.Add(1) })
+		func(v []byte, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes[len(v)] = err
+		})
+	require.NoError(t, err)
+	require.NoError(t, app.Flush(ctx))
+	mu.Lock()
+	require.Len(t, outcomes, 2, "one entry per length: a and c share one")
+	assert.NoError(t, outcomes[1])
 	var pe *core.PublishError
-	require.ErrorAs(t, err, &pe)
+	require.ErrorAs(t, outcomes[2048], &pe)
 	assert.Equal(t, app.Topic("batch"), pe.Topic)
-	assert.Contains(t, err.Error(), "message of 2048 bytes is larger than the batch limit")
-	require.NoError(t, app.Flush(ctx), "nothing left in flight")
-	assert.Zero(t, calls.Load())
-	assert.Equal(t, int64(0), testutil.MessageCount(t, brokers, app.Topic("batch")))
+	assert.ErrorIs(t, outcomes[2048], core.ErrMessageTooLarge)
+	assert.Contains(t, outcomes[2048].Error(), "message of 2048 bytes is larger than the batch limit")
+	mu.Unlock()
+	assert.Equal(t, int64(2), testutil.MessageCount(t, brokers, app.Topic("batch")))
+	assert.Equal(t, core.ProducerStats{Accepted: 3, Delivered: 2, Failed: 1}, app.ProducerStats())
 
 	require.NoError(t, app.Close(ctx))
 	assert.ErrorIs(t, app.RawPublishBatchAsync(ctx, "batch", [][]byte{[]byte("a")}, nil), core.ErrClosed)
@@ -306,7 +316,7 @@ func TestSilentBrokerReturnsAtTheDeadline(t *testing.T) {
 		}
 	})
 
-	app, err := core.New(core.Config{Brokers: []string{l.Addr().String()}, RequestTimeout: 500 * time.Millisecond})
+	app, err := core.New(core.Config{Brokers: []string{l.Addr().String()}, RequestTimeout: 500 * time.Millisecond, DeliveryTimeout: time.Second})
 	require.NoError(t, err)
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), time.Second)
 	defer cancelClose()
@@ -319,12 +329,13 @@ func TestSilentBrokerReturnsAtTheDeadline(t *testing.T) {
 	require.Error(t, app.Publish(ctx, "silent", Foo{}))
 	assert.Less(t, time.Since(start), 2*time.Second)
 
-	// Without one: RequestTimeout bounds it.
+	// Without one: DeliveryTimeout bounds it, retries included.
 	start = time.Now()
 	err = app.Publish(context.Background(), "silent", Foo{})
 	require.Error(t, err)
+	assert.ErrorIs(t, err, core.ErrDeliveryTimeout)
 	assert.Contains(t, err.Error(), "silent", "the error names the topic")
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Less(t, time.Since(start), 3*time.Second)
 }
 
 func TestMessageLargerThanBatchBytesIsRefused(t *testing.T) {
@@ -346,7 +357,7 @@ func TestMessageLargerThanTheBrokerAllowsIsRefused(t *testing.T) {
 	var pe *core.PublishError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, app.Topic("huge"), pe.Topic)
-	assert.ErrorIs(t, err, kafka.MessageSizeTooLarge)
+	assert.ErrorIs(t, err, core.ErrMessageTooLarge)
 }
 
 func TestTopicCreationRefusedNamesTheTopic(t *testing.T) {
@@ -358,4 +369,13 @@ func TestTopicCreationRefusedNamesTheTopic(t *testing.T) {
 	assert.Equal(t, app.Topic("refused"), te.Topic)
 	assert.Contains(t, err.Error(), "replication factor 100")
 	assert.ErrorIs(t, err, kafka.InvalidReplicationFactor)
+}
+
+// headersOf converts the headers a plain kafka-go reader returns.
+func headersOf(m kafka.Message) []core.Header {
+	var h []core.Header
+	for _, x := range m.Headers {
+		h = append(h, core.Header{Key: x.Key, Value: x.Value})
+	}
+	return h
 }

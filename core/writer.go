@@ -98,7 +98,7 @@ func (c *writerClient) send(recs []*Record) {
 			}
 		}
 		if size := int64(len(r.Key) + len(r.Value) + headersSize(r.Headers)); size > c.cfg.BatchBytes {
-			c.complete([]*Record{r}, fmt.Errorf("%w: %d bytes is more than the producer's batch limit (BatchBytes %d)", ErrMessageTooLarge, size, c.cfg.BatchBytes))
+			c.complete([]*Record{r}, &notSentError{fmt.Errorf("%w: message of %d bytes is larger than the batch limit (BatchBytes %d)", ErrMessageTooLarge, size, c.cfg.BatchBytes)})
 			continue
 		}
 		ok = append(ok, r)
@@ -132,10 +132,13 @@ var recordSlices = sync.Pool{New: func() any { return new([]*Record) }}
 // completion is the writer's Completion callback: one per batch, on the
 // partition's own goroutine.
 func (c *writerClient) completion(msgs []kafka.Message, err error) {
-	if err != nil && classify(err).tooLarge && len(msgs) > 1 {
-		part := append([]kafka.Message(nil), msgs...)
-		c.isolating.Go(func() { c.isolate(part) })
-		return
+	if err != nil && classify(err).tooLarge {
+		if len(msgs) > 1 {
+			part := append([]kafka.Message(nil), msgs...)
+			c.isolating.Go(func() { c.isolate(part) })
+			return
+		}
+		err = fmt.Errorf("%w: the broker refused it: %w", ErrMessageTooLarge, err)
 	}
 	s := recordSlices.Get().(*[]*Record)
 	recs := (*s)[:0]
