@@ -274,8 +274,9 @@ func (p *producer) next() (recs, expired []*Record, wait time.Duration) {
 	}
 	n := min(len(p.inbox), maxHandOver)
 	recs = append(p.spare[:0], p.inbox[:n]...)
-	p.inbox = p.inbox[:copy(p.inbox, p.inbox[n:])]
-	clear(p.inbox[len(p.inbox):n]) // no references left behind
+	left := copy(p.inbox, p.inbox[n:])
+	clear(p.inbox[left:]) // no references left behind
+	p.inbox = p.inbox[:left]
 	p.spare = recs
 	p.inClient += n
 	return recs, nil, 0

@@ -25,13 +25,13 @@ var (
 // Handler is a slog.Handler that ships each record to a Kafka stream as a
 // kafkaesk log event (record.Encoder), without ever calling Kafka on the
 // caller's goroutine: Handle encodes the event into a pooled buffer and
-// hands it to a bounded queue; a background worker publishes the queue in
-// batches through the application, retrying with backoff while Kafka is
-// down or slow.
+// hands it, without waiting, to the application's producer, which
+// batches, retries while Kafka is down or slow, and reports each event's
+// outcome once.
 //
-// Handlers derived with WithAttrs and WithGroup share the queue, the worker
-// and the counters. All methods are safe for concurrent use. Close the
-// root handler (any of them) to deliver what is queued.
+// Handlers derived with WithAttrs and WithGroup share the queue and the
+// counters. All methods are safe for concurrent use. Close the root
+// handler (any of them) to deliver what is queued.
 type Handler struct {
 	enc   *record.Encoder
 	level slog.Leveler
@@ -40,10 +40,10 @@ type Handler struct {
 
 var _ slog.Handler = (*Handler)(nil)
 
-// New returns a Handler publishing to stream through app, and starts its
-// worker. app is not closed by the handler.
+// New returns a Handler publishing to stream through app. app is not
+// closed by the handler.
 func New(app *core.Application, stream string, opts *Options) (*Handler, error) {
-	return newHandler(app, false, stream, opts)
+	return assemble(app, false, stream, opts)
 }
 
 // Open returns a Handler with an application of its own for cfg; Close
@@ -57,20 +57,15 @@ func Open(cfg core.Config, stream string, opts *Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newHandler(app, true, stream, opts)
-}
-
-func newHandler(app *core.Application, ownsApp bool, stream string, opts *Options) (*Handler, error) {
-	h, err := assemble(app, ownsApp, stream, opts)
+	h, err := assemble(app, true, stream, opts)
 	if err != nil {
+		app.Close(context.Background())
 		return nil, err
 	}
-	go h.p.run()
 	return h, nil
 }
 
-// assemble validates opts and builds a Handler whose worker is not
-// started yet.
+// assemble validates opts and builds a Handler.
 func assemble(app *core.Application, ownsApp bool, stream string, opts *Options) (*Handler, error) {
 	var o Options
 	if opts != nil {
@@ -84,8 +79,6 @@ func assemble(app *core.Application, ownsApp bool, stream string, opts *Options)
 	}
 	o.QueueSize = orDefault(o.QueueSize, DefaultQueueSize)
 	o.BlockTimeout = orDefault(o.BlockTimeout, DefaultBlockTimeout)
-	o.BatchSize = orDefault(o.BatchSize, DefaultBatchSize)
-	o.MaxBackoff = orDefault(o.MaxBackoff, DefaultMaxBackoff)
 	if o.Warnings == nil {
 		o.Warnings = os.Stderr
 	}
@@ -95,12 +88,6 @@ func assemble(app *core.Application, ownsApp bool, stream string, opts *Options)
 	var errs []error
 	if o.QueueSize < 1 {
 		errs = append(errs, fmt.Errorf("QueueSize %d is less than allowed 1", o.QueueSize))
-	}
-	if o.BatchSize < 1 {
-		errs = append(errs, fmt.Errorf("BatchSize %d is less than allowed 1", o.BatchSize))
-	}
-	if limit := app.Config().MaxBufferedMessages; o.BatchSize > limit {
-		errs = append(errs, fmt.Errorf("BatchSize %d is more than the application's MaxBufferedMessages %d", o.BatchSize, limit))
 	}
 	if o.WhenFull != DropNewest && o.WhenFull != Block {
 		errs = append(errs, fmt.Errorf("WhenFull %d is not DropNewest or Block", o.WhenFull))
@@ -123,21 +110,31 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= h.level.Level()
 }
 
-// Handle encodes r on the caller's goroutine, into the buffer of an
-// acknowledged event when there is one, and queues it. It never
-// waits for Kafka: when the queue is full it drops the event (ErrDropped),
-// or with the Block policy waits at most BlockTimeout first. Canceling ctx
-// does not affect the record.
+// Handle encodes r on the caller's goroutine, into the buffer of a
+// settled event when there is one, and hands it to the producer. It never
+// waits for Kafka: when the queue (QueueSize) or the application's
+// producer buffer is full it drops the event (ErrDropped), or with the
+// Block policy waits at most BlockTimeout first. Canceling ctx does not
+// affect the record.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if h.p.fullAndDropping() {
+	p := h.p
+	if p.fullAndDropping() {
 		// Dropped anyway: do not pay for the encoding. Under overload
 		// every call is a drop, and callers that encode for nothing
-		// take the CPU the worker needs to drain the queue.
-		return h.p.drop()
+		// take the CPU the producer needs to drain the queue.
+		return p.drop()
 	}
-	// The event is owned by the queue from here on.
-	if buf, ok := h.p.recycled(); ok {
-		return h.p.enqueue(h.enc.Append(buf, ctx, r))
+	if p.closed.Load() {
+		return p.refuseClosed()
+	}
+	ok, left := p.takeSlot()
+	if !ok {
+		return p.drop()
+	}
+	// The event is owned by the producer from here on.
+	if rec, ok := p.recycled(); ok {
+		rec.Value = h.enc.Append(rec.Value, ctx, r)
+		return p.send(rec, left)
 	}
 	// None to reuse (starting, or Kafka behind): encode into a scratch
 	// buffer and copy the event to one of its size.
@@ -148,7 +145,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if cap(*scratch) <= maxRecycled {
 		scratchPool.Put(scratch)
 	}
-	return h.p.enqueue(event)
+	return p.send(p.newRecord(event), left)
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -175,14 +172,21 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // Stats returns the handler's counters; see Stats.
 func (h *Handler) Stats() Stats { return h.p.stats() }
 
-// Flush blocks until every event queued so far is published or has
-// failed, or ctx ends; then it returns an error saying how many are left.
+// Flush blocks until every event handed to Handle before the call is
+// delivered or has failed (a snapshot: events logged meanwhile are not
+// waited for), or ctx ends; then it returns an error saying how many are
+// left. It flushes the application's producer, so other messages
+// published through the same application before the call are waited for
+// too.
 func (h *Handler) Flush(ctx context.Context) error { return h.p.flush(ctx) }
 
-// Close stops accepting events (Handle returns ErrClosed), delivers what is
-// queued until ctx ends, then stops the worker; events it could not
-// deliver are counted as failed and reported in the error. It closes the
-// application if the handler opened it. A second Close returns nil.
+// Close stops accepting events (Handle returns ErrClosed) and delivers
+// what is queued until ctx ends. If the handler opened its application,
+// it closes it: events still undelivered at the deadline are given up on
+// and counted as Failed (not in the topic) or Unknown (a request carried
+// them: they may be), and the error says how many. Otherwise they stay
+// with the application, which reports their outcome later, and the error
+// says how many are left. A second Close returns nil.
 func (h *Handler) Close(ctx context.Context) error { return h.p.close(ctx) }
 
 func orDefault[T comparable](v, def T) T {

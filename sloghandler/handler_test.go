@@ -105,7 +105,7 @@ func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
 	app := newApp(t, broker.Brokers())
 	var warnings syncBuffer
 	const queue = 1000
-	h := newHandler(t, app, &sloghandler.Options{QueueSize: queue, Warnings: &warnings, MaxBackoff: 200 * time.Millisecond})
+	h := newHandler(t, app, &sloghandler.Options{QueueSize: queue, Warnings: &warnings})
 	logger := slog.New(h)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -128,7 +128,7 @@ func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
 	s := h.Stats()
 	assert.Equal(t, int64(10+down), s.Enqueued)
 	assert.LessOrEqual(t, s.Queued, int64(queue), "at most QueueSize events held, in flight included")
-	assert.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Queued)
+	assert.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Unknown+s.Queued)
 	assert.Greater(t, s.Dropped, int64(0))
 	assert.Less(t, percentile(durations, 0.99), 200*time.Microsecond, "p99 of a call while Kafka is down")
 	assert.Less(t, slowest, 50*time.Millisecond, "no call waits for Kafka")
@@ -149,7 +149,7 @@ func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
 
 func TestBlockPolicyWaitsThenDrops(t *testing.T) {
 	app := newApp(t, []string{deadAddr(t)})
-	h := newHandler(t, app, &sloghandler.Options{QueueSize: 1, BatchSize: 1, WhenFull: sloghandler.Block, BlockTimeout: 50 * time.Millisecond, Warnings: new(syncBuffer)})
+	h := newHandler(t, app, &sloghandler.Options{QueueSize: 1, WhenFull: sloghandler.Block, BlockTimeout: 50 * time.Millisecond, Warnings: new(syncBuffer)})
 	ctx := context.Background()
 	// The worker takes the event and retries it: it holds the one place
 	// until Kafka acknowledges it, which it never does.
@@ -161,6 +161,9 @@ func TestBlockPolicyWaitsThenDrops(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
 
+// Close with the broker unreachable: a handler on a shared application
+// leaves its events there, and says so; the application's Close then
+// reports them failed (no request ever carried them).
 func TestCloseReportsWhatItCouldNotDeliver(t *testing.T) {
 	app := newApp(t, []string{deadAddr(t)})
 	h, err := sloghandler.New(app, "logs", &sloghandler.Options{Warnings: new(syncBuffer)})
@@ -173,12 +176,33 @@ func TestCloseReportsWhatItCouldNotDeliver(t *testing.T) {
 	defer cancel()
 	err = h.Close(ctx)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "100 events could not be delivered")
-	s := h.Stats()
-	assert.Equal(t, sloghandler.Stats{Enqueued: 100, Failed: 100}, s)
+	assert.Contains(t, err.Error(), "100 events not delivered to "+app.Topic("logs")+" yet, left with the application")
+	assert.Equal(t, sloghandler.Stats{Enqueued: 100, Queued: 100}, h.Stats())
 	assert.ErrorIs(t, h.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelInfo, "late", 0)), sloghandler.ErrClosed)
 	assert.Equal(t, int64(1), h.Stats().Dropped)
 	assert.NoError(t, h.Close(context.Background()), "a second Close returns nil")
+
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.Error(t, app.Close(ctx))
+	assert.Equal(t, sloghandler.Stats{Enqueued: 101, Dropped: 1, Failed: 100}, h.Stats())
+}
+
+// A handler that opened its application gives up on what is left at
+// Close's deadline, and counts it.
+func TestOpenedHandlerCloseGivesUp(t *testing.T) {
+	h, err := sloghandler.Open(core.Config{Brokers: []string{deadAddr(t)}}, "logs", &sloghandler.Options{Warnings: new(syncBuffer)})
+	require.NoError(t, err)
+	logger := slog.New(h)
+	for i := range 50 {
+		logger.Info("x", "i", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = h.Close(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "50 events could not be delivered")
+	assert.Equal(t, sloghandler.Stats{Enqueued: 50, Failed: 50}, h.Stats(), "nothing was sent: failed, not unknown")
 }
 
 func TestStatsIdentityHoldsWhileLogging(t *testing.T) {
@@ -201,7 +225,7 @@ func TestStatsIdentityHoldsWhileLogging(t *testing.T) {
 	}
 	for range 2000 {
 		s := h.Stats()
-		require.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Queued, "%+v", s)
+		require.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Unknown+s.Queued, "%+v", s)
 		require.GreaterOrEqual(t, s.Queued, int64(0))
 	}
 	close(stop)
@@ -313,7 +337,7 @@ func (s *syncBuffer) String() string {
 // allocation: under overload, callers must not take the worker's CPU.
 func TestDropWhenFullDoesNotEncode(t *testing.T) {
 	app := newApp(t, []string{"127.0.0.1:1"}) // never reachable: the queue only fills
-	h := newHandler(t, app, &sloghandler.Options{QueueSize: 1, BatchSize: 1, Warnings: new(syncBuffer)})
+	h := newHandler(t, app, &sloghandler.Options{QueueSize: 1, Warnings: new(syncBuffer)})
 	logger := slog.New(h)
 	require.Eventually(t, func() bool {
 		logger.Info("fill")
@@ -324,7 +348,7 @@ func TestDropWhenFullDoesNotEncode(t *testing.T) {
 	assert.Zero(t, allocs, "allocations per dropped call")
 	s := h.Stats()
 	assert.Equal(t, int64(101), s.Dropped-before.Dropped)
-	assert.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Queued)
+	assert.Equal(t, s.Enqueued, s.Published+s.Dropped+s.Failed+s.Unknown+s.Queued)
 }
 
 // An event no batch can hold, or that the broker refuses as too large,
@@ -337,9 +361,9 @@ func TestOversizedEventsFailWithoutBlockingTheQueue(t *testing.T) {
 		size       int
 		warning    string
 	}{
-		{"larger than a batch", 4096, 8192, "larger than the producer's batch limit"},
+		{"larger than a batch", 4096, 8192, "larger than the batch limit"},
 		// The broker's max.message.bytes defaults to 1 MiB on Kafka and kfake.
-		{"refused by the broker", 8 << 20, 2 << 20, "refused an event"},
+		{"refused by the broker", 8 << 20, 2 << 20, "the broker refused it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app, err := core.New(core.Config{

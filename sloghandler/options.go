@@ -31,20 +31,15 @@ type Options struct {
 	Key []byte
 
 	// QueueSize is how many encoded events may wait for Kafka's
-	// acknowledgement, queued or in flight: it bounds the handler's
-	// memory. Default: 10,000.
+	// acknowledgement, in the producer's buffer or in flight: it bounds
+	// the handler's memory. The application's MaxBufferedMessages bounds
+	// its producer as a whole. Default: 10,000.
 	QueueSize int
 	// WhenFull says what Handle does when the queue is full.
 	// Default: DropNewest.
 	WhenFull FullPolicy
 	// BlockTimeout bounds the wait of the Block policy. Default: 100ms.
 	BlockTimeout time.Duration
-	// BatchSize is the most events the worker hands to the producer at
-	// once; at most the application's MaxBufferedMessages. Default: 1,000.
-	BatchSize int
-	// MaxBackoff caps the wait between retries while Kafka fails.
-	// Default: 5s.
-	MaxBackoff time.Duration
 	// Warnings receives the handler's own warnings (drops, delivery
 	// failures), at most one every 30 seconds, never through slog (which
 	// could be this handler). Default: os.Stderr.
@@ -67,8 +62,6 @@ const (
 const (
 	DefaultQueueSize    = 10_000
 	DefaultBlockTimeout = 100 * time.Millisecond
-	DefaultBatchSize    = 1000
-	DefaultMaxBackoff   = 5 * time.Second
 	// WarnInterval is the least time between two warnings, as kafkaesk.
 	WarnInterval = 30 * time.Second
 )

@@ -8,143 +8,168 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
 
 // Stats counts a handler's events. At every moment
-// Enqueued = Published + Dropped + Failed + Queued.
+// Enqueued = Published + Dropped + Failed + Unknown + Queued.
 type Stats struct {
 	Enqueued  int64 // events handed to Handle (at or above the level)
 	Published int64 // acknowledged by Kafka
 	Dropped   int64 // refused because the queue was full, or after Close
-	Failed    int64 // given up on: larger than a producer batch, or not delivered before Close's deadline
-	Queued    int64 // accepted and not yet acknowledged (waiting, in flight or to be retried); at most QueueSize
+	Failed    int64 // not delivered, and not in the topic: too large, or given up on before a request carried it
+	Unknown   int64 // given up on while a request carried it: may be in the topic (core.ErrOutcomeUnknown)
+	Queued    int64 // accepted and outcome not known yet (in the producer's hands); at most QueueSize
 }
 
-// pipeline is the queue and its worker, shared by a root handler and every
-// handler derived from it. The worker goroutine is owned by the pipeline:
-// started by newHandler, stopped by close.
+// pipeline is what a root handler and every handler derived from it
+// share: the bounded queue, the drop/block policy, the counters. Delivery
+// (batching, topic creation, retries, the one report of each outcome) is
+// the core application's producer's: Handle hands each event to it with
+// TryProduce, and its promise settles the event here.
 //
-// Every accepted event holds one of QueueSize slots from Handle until
-// Kafka acknowledges it (or close gives up on it): the slots bound the
-// events in memory, wherever they are. The worker hands events to the
-// producer as they come, in batches, without waiting for earlier batches'
-// acknowledgements; the producer's completions release the slots, or put
-// failed events back for the worker to publish again.
+// Every accepted event holds one of QueueSize slots from Handle until its
+// outcome is reported: the slots bound the handler's events in memory,
+// wherever they are. The application's MaxBufferedMessages bounds
+// everything its producer holds, this handler's events included.
 type pipeline struct {
-	app        *core.Application
-	ownsApp    bool
-	stream     string
-	opts       *Options
-	batchBytes int64 // the producer's largest batch: a larger event can never be sent
+	app     *core.Application
+	ownsApp bool
+	topic   string
+	opts    *Options
 
-	free    chan []byte   // buffers of acknowledged events, for Handle to encode into; cap min(QueueSize, 2 BatchSize)
-	slots   chan struct{} // one token per event accepted and not settled; cap QueueSize
-	queue   chan []byte   // accepted events not yet handed to the producer; cap QueueSize, never closed
-	retry   chan struct{} // cap 1: failed events wait in retries or refused
-	deliver core.BatchDelivery
+	// produce hands an event over without waiting: app.TryProduce.
+	// The package's benchmarks stand in for the producer here.
+	produce func(*core.Record, core.Promise) error
+	promise core.Promise // settled, bound once so that Handle allocates no closure
 
-	ctx    context.Context // the worker's; canceled by close when it stops the worker
-	cancel context.CancelFunc
-	done   chan struct{} // closed by the worker when it exits
-
-	mu       sync.Mutex
-	inFlight int64    // handed to the producer, outcome not known yet
-	retries  [][]byte // failed, to be published again, in the order they failed
-	refused  [][]byte // in a batch the broker refused as too large: to be sent one by one
-	lastErr  error    // the latest failure, for the warning
-	settled  bool     // close gave up: late outcomes change nothing
-
-	failStreak atomic.Int32 // retry rounds since the last acknowledgement: the backoff
+	free  chan *core.Record // records of settled events, with their buffers, for Handle to reuse; cap min(QueueSize, maxFree)
+	slots chan struct{}     // one token per event accepted and not settled; cap QueueSize
 
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error // the first Close's result
 
-	enqueued, published, dropped, failed atomic.Int64
-	lastWarn                             atomic.Int64 // unix nanoseconds of the last warning
+	enqueued, published, dropped, failed, unknown atomic.Int64
+	lastWarn                                      atomic.Int64 // unix nanoseconds of the last warning
 }
 
 func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options) *pipeline {
 	p := &pipeline{
-		app:        app,
-		ownsApp:    ownsApp,
-		stream:     stream,
-		opts:       o,
-		batchBytes: app.Config().BatchBytes,
-		free:       make(chan []byte, min(o.QueueSize, 2*o.BatchSize)),
-		slots:      make(chan struct{}, o.QueueSize),
-		queue:      make(chan []byte, o.QueueSize),
-		retry:      make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		app:     app,
+		ownsApp: ownsApp,
+		topic:   app.Topic(stream),
+		opts:    o,
+		free:    make(chan *core.Record, min(o.QueueSize, maxFree)),
+		slots:   make(chan struct{}, o.QueueSize),
 	}
-	p.deliver = p.delivered
-	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.produce = app.TryProduce
+	p.promise = p.settled
 	return p
 }
 
-// At most two batches of buffers are kept for reuse, none larger than
-// maxRecycled, so that a burst of huge events does not pin its memory for
-// good.
-const maxRecycled = 4 << 10
+// At most maxFree records are kept for reuse, none with a buffer larger
+// than maxRecycled, so that a burst of huge events does not pin its
+// memory for good.
+const (
+	maxFree     = 2048
+	maxRecycled = 4 << 10
+)
 
-// recycled returns an empty buffer of an acknowledged event (the producer
-// is done with it once it reports the outcome), if there is one.
-// Recycling spares the caller an allocation, and with it its share of the
-// garbage collector's work.
-func (p *pipeline) recycled() ([]byte, bool) {
+// recycled returns the record of a settled event, with its buffer
+// emptied, if there is one. Reuse spares the caller two allocations, and
+// with them their share of the garbage collector's work.
+func (p *pipeline) recycled() (*core.Record, bool) {
 	select {
-	case b := <-p.free:
-		return b, true
+	case rec := <-p.free:
+		return rec, true
 	default:
 		return nil, false
 	}
 }
 
-// recycle keeps event's buffer for a later event. Nothing may use event
-// afterwards.
-func (p *pipeline) recycle(event []byte) {
-	if cap(event) > maxRecycled {
+// recycle keeps rec for a later event. Nothing may use rec afterwards.
+func (p *pipeline) recycle(rec *core.Record) {
+	if cap(rec.Value) > maxRecycled {
 		return
 	}
+	rec.Value = rec.Value[:0]
 	select {
-	case p.free <- event[:0]:
+	case p.free <- rec:
 	default:
 	}
 }
 
-// enqueue accepts event if a slot is free (or frees up within
-// BlockTimeout under the Block policy), else drops it.
-func (p *pipeline) enqueue(event []byte) error {
-	if p.closed.Load() {
-		p.enqueued.Add(1)
-		p.dropped.Add(1)
-		return ErrClosed
-	}
+// newRecord returns a record for event, which the record owns from now.
+func (p *pipeline) newRecord(event []byte) *core.Record {
+	return &core.Record{Topic: p.topic, Key: p.opts.Key, Value: event}
+}
+
+// takeSlot takes one of QueueSize slots: at once, or under the Block
+// policy within BlockTimeout. It returns the time left of the wait, for
+// the producer's buffer.
+func (p *pipeline) takeSlot() (ok bool, left time.Duration) {
 	select {
 	case p.slots <- struct{}{}:
+		return true, p.opts.BlockTimeout
 	default:
-		if p.opts.WhenFull != Block || !p.waitForSlot() {
-			p.recycle(event)
-			return p.drop()
-		}
 	}
-	p.enqueued.Add(1) // before the worker can see it: Queued never goes negative
-	p.queue <- event  // never blocks: the queue holds fewer events than there are slots taken
-	return nil
-}
-
-func (p *pipeline) waitForSlot() bool {
+	if p.opts.WhenFull != Block {
+		return false, 0
+	}
+	start := time.Now()
 	t := time.NewTimer(p.opts.BlockTimeout)
 	defer t.Stop()
 	select {
 	case p.slots <- struct{}{}:
-		return true
+		return true, p.opts.BlockTimeout - time.Since(start)
 	case <-t.C:
-		return false
+		return false, 0
 	}
+}
+
+// send hands rec, for which a slot is held, to the producer. When the
+// producer's buffer is full, the Block policy waits for room for the
+// time left; otherwise the event is dropped.
+func (p *pipeline) send(rec *core.Record, left time.Duration) error {
+	p.enqueued.Add(1) // before the outcome can be counted: Queued never goes negative
+	err := p.produce(rec, p.promise)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, core.ErrBufferFull) && p.opts.WhenFull == Block && left > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), left)
+		err = p.app.Produce(ctx, rec, p.promise)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	<-p.slots
+	p.recycle(rec)
+	p.dropped.Add(1)
+	if errors.Is(err, core.ErrBufferFull) {
+		p.warn("Queue hit max log queue size, discarding message")
+		return ErrDropped
+	}
+	// The application was closed under the handler.
+	return fmt.Errorf("%w: %w", ErrClosed, err)
+}
+
+// settled is the producer's report of one event's outcome.
+func (p *pipeline) settled(rec *core.Record, err error) {
+	switch {
+	case err == nil:
+		p.published.Add(1)
+	case errors.Is(err, core.ErrOutcomeUnknown):
+		p.unknown.Add(1)
+		p.warn("an event of %d bytes may not have been delivered: %v", len(rec.Value), err)
+	default:
+		p.failed.Add(1)
+		p.warn("an event of %d bytes could not be delivered: %v", len(rec.Value), err)
+	}
+	<-p.slots
+	p.recycle(rec)
 }
 
 // fullAndDropping reports whether an event would be dropped now: every
@@ -163,6 +188,13 @@ func (p *pipeline) drop() error {
 	return ErrDropped
 }
 
+// refuseClosed counts an event handed over after Close.
+func (p *pipeline) refuseClosed() error {
+	p.enqueued.Add(1)
+	p.dropped.Add(1)
+	return ErrClosed
+}
+
 // warn writes a warning to Options.Warnings, at most one every
 // WarnInterval, as kafkaesk does.
 func (p *pipeline) warn(format string, args ...any) {
@@ -177,243 +209,19 @@ func (p *pipeline) warn(format string, args ...any) {
 func (p *pipeline) stats() Stats {
 	// Read what finished before what started, so that Queued is never
 	// negative: every event is counted in Enqueued before anything else.
-	s := Stats{Published: p.published.Load(), Dropped: p.dropped.Load(), Failed: p.failed.Load()}
+	s := Stats{Published: p.published.Load(), Dropped: p.dropped.Load(), Failed: p.failed.Load(), Unknown: p.unknown.Load()}
 	s.Enqueued = p.enqueued.Load()
-	s.Queued = s.Enqueued - s.Published - s.Dropped - s.Failed
+	s.Queued = s.Enqueued - s.Published - s.Dropped - s.Failed - s.Unknown
 	return s
 }
 
-// run is the worker: it hands the queue to the producer in batches of up
-// to BatchSize, and publishes failed events again (before newer ones)
-// after a backoff, until close cancels its context.
-func (p *pipeline) run() {
-	defer close(p.done)
-	batch := make([][]byte, 0, p.opts.BatchSize)
-	for {
-		select {
-		case <-p.retry:
-			if !p.retryFailed() {
-				return
-			}
-			continue
-		default:
-		}
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-p.retry:
-			if !p.retryFailed() {
-				return
-			}
-			continue
-		case ev := <-p.queue:
-			batch = append(batch, ev)
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case ev := <-p.queue:
-				batch = append(batch, ev)
-			default:
-				break fill
-			}
-		}
-		p.send(batch)
-		clear(batch) // the producer holds its own references
-		batch = batch[:0]
-	}
-}
-
-// retryFailed sends the events of refused batches one by one, then waits
-// out the backoff and publishes the failed events again. It returns false
-// when close stopped the worker meanwhile.
-func (p *pipeline) retryFailed() bool {
-	if !p.isolateRefused() {
-		return false
-	}
-	p.mu.Lock()
-	n, err := len(p.retries), p.lastErr
-	p.mu.Unlock()
-	if n == 0 {
-		return true
-	}
-	streak := p.failStreak.Add(1)
-	backoff := min(100*time.Millisecond<<min(streak-1, 16), p.opts.MaxBackoff)
-	p.warn("publishing to %s failed, retrying (%d events): %v", p.app.Topic(p.stream), n, err)
-	t := time.NewTimer(backoff)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-p.ctx.Done():
-		return false
-	}
-	p.mu.Lock()
-	events := p.retries
-	p.retries = nil
-	p.mu.Unlock()
-	for len(events) > 0 {
-		n := min(len(events), p.opts.BatchSize)
-		p.send(events[:n])
-		events = events[n:]
-	}
-	return true
-}
-
-// isolateRefused publishes each event of a batch the broker refused as
-// too large on its own, waiting for each outcome (nothing else goes out
-// meanwhile, so it is not batched again with the culprit): the culprit
-// is refused again and given up on, and the others are delivered. It
-// returns false when close stopped the worker meanwhile.
-func (p *pipeline) isolateRefused() bool {
-	for {
-		p.mu.Lock()
-		if len(p.refused) == 0 {
-			p.mu.Unlock()
-			return true
-		}
-		ev := p.refused[0]
-		p.refused = p.refused[1:]
-		p.inFlight++
-		p.mu.Unlock()
-		err := p.app.RawPublish(p.ctx, p.stream, ev, core.Key(p.opts.Key))
-		p.mu.Lock()
-		if p.settled {
-			p.mu.Unlock()
-			return false
-		}
-		p.inFlight--
-		switch {
-		case err == nil:
-			p.published.Add(1)
-			<-p.slots
-		case errors.Is(err, kafka.MessageSizeTooLarge):
-			p.giveUp(1)
-			p.warn("publishing to %s: the broker refused an event of %d bytes as too large: not sent: %v", p.app.Topic(p.stream), len(ev), err)
-		default:
-			p.failedNow([][]byte{ev}, err)
-		}
-		p.mu.Unlock()
-		if p.ctx.Err() != nil {
-			return false
-		}
-	}
-}
-
-// send hands events to the producer. What cannot be handed over is put
-// back for a retry; an event larger than a producer batch fails at once,
-// as it always would.
-func (p *pipeline) send(events [][]byte) {
-	if p.tooLarge(events) {
-		events = p.dropTooLarge(events)
-	}
-	if len(events) == 0 {
-		return
-	}
-	p.mu.Lock()
-	p.inFlight += int64(len(events))
-	p.mu.Unlock()
-	err := p.app.EnsureStream(p.ctx, p.stream, 0)
-	if err == nil {
-		err = p.app.RawPublishBatchAsync(p.ctx, p.stream, events, p.deliver, core.Key(p.opts.Key))
-	}
-	if err == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inFlight -= int64(len(events))
-	if !p.settled {
-		p.failedNow(events, err)
-	}
-}
-
-func (p *pipeline) tooLarge(events [][]byte) bool {
-	for _, ev := range events {
-		if int64(len(ev)+len(p.opts.Key)) > p.batchBytes {
-			return true
-		}
-	}
-	return false
-}
-
-// dropTooLarge gives up on the events that no batch can hold and returns
-// the others, in a new slice.
-func (p *pipeline) dropTooLarge(events [][]byte) [][]byte {
-	kept := make([][]byte, 0, len(events))
-	for _, ev := range events {
-		if int64(len(ev)+len(p.opts.Key)) <= p.batchBytes {
-			kept = append(kept, ev)
-			continue
-		}
-		p.giveUp(1)
-		p.warn("an event of %d bytes is larger than the producer's batch limit (BatchBytes %d): not sent", len(ev), p.batchBytes)
-	}
-	return kept
-}
-
-// delivered is the producer's completion of one event.
-func (p *pipeline) delivered(event []byte, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.settled {
-		return
-	}
-	p.inFlight--
-	if errors.Is(err, kafka.MessageSizeTooLarge) {
-		// The broker refused the batch this event was in: some event of
-		// it (maybe not this one) it will never take. Each is sent again
-		// on its own, so that only that one is lost.
-		p.refused = append(p.refused, event)
-		p.wake()
-		return
-	}
-	if err != nil {
-		p.failedNow([][]byte{event}, err)
-		return
-	}
-	p.published.Add(1)
-	p.failStreak.Store(0)
-	<-p.slots
-	p.recycle(event)
-}
-
-// failedNow keeps events for a retry and wakes the worker. p.mu is held.
-func (p *pipeline) failedNow(events [][]byte, err error) {
-	p.retries = append(p.retries, events...)
-	p.lastErr = err
-	p.wake()
-}
-
-// wake tells the worker that events wait in retries or refused.
-func (p *pipeline) wake() {
-	select {
-	case p.retry <- struct{}{}:
-	default:
-	}
-}
-
-// giveUp counts n accepted events as failed and frees their slots.
-func (p *pipeline) giveUp(n int64) {
-	p.failed.Add(n)
-	for range n {
-		<-p.slots
-	}
-}
-
+// flush waits for the application's producer to settle everything
+// accepted before the call: this handler's events among them.
 func (p *pipeline) flush(ctx context.Context) error {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s := p.stats()
-		if s.Queued == 0 {
-			return nil
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return fmt.Errorf("sloghandler: flush: %d events still queued: %w", s.Queued, ctx.Err())
-		}
+	if err := p.app.Flush(ctx); err != nil {
+		return fmt.Errorf("sloghandler: flush: %d events not delivered yet: %w", p.stats().Queued, err)
 	}
+	return nil
 }
 
 func (p *pipeline) close(ctx context.Context) error {
@@ -421,37 +229,27 @@ func (p *pipeline) close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		first = true
 		p.closed.Store(true)
-		_ = p.flush(ctx) // what it could not deliver is counted below
-		p.cancel()
-		<-p.done
-		// Whatever is left is given up on: in flight, to be retried, or
-		// still queued (some may have slipped in while the worker stopped).
-		p.mu.Lock()
-		p.settled = true
-		left := p.inFlight + int64(len(p.retries)+len(p.refused))
-		p.retries, p.refused = nil, nil
-		p.mu.Unlock()
-		for drained := false; !drained; {
-			select {
-			case <-p.queue:
-				left++
-			default:
-				drained = true
-			}
-		}
-		p.failed.Add(left)
 		var errs []error
-		if left > 0 {
-			cause := ctx.Err()
-			if cause == nil { // slipped in as the worker stopped
-				cause = ErrClosed
-			}
-			errs = append(errs, fmt.Errorf("sloghandler: close: %d events could not be delivered to %s: %w", left, p.app.Topic(p.stream), cause))
-		}
+		flushErr := p.app.Flush(ctx)
+		before := p.stats()
 		if p.ownsApp {
+			// The application gives up on what is left: every event's
+			// outcome is reported, as failed or unknown, before it
+			// returns.
 			if err := p.app.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+			s := p.stats()
+			if lost, unknown := s.Failed+s.Unknown-before.Failed-before.Unknown, s.Unknown-before.Unknown; flushErr != nil && lost > 0 {
+				errs = append(errs, fmt.Errorf("sloghandler: close: %d events could not be delivered to %s (%d of them may be in the topic): %w",
+					lost, p.topic, unknown, ctx.Err()))
+			}
+		} else if flushErr != nil {
+			// The events stay with the application, which reports their
+			// outcome (and Stats counts it) when it delivers them or
+			// gives up on them.
+			errs = append(errs, fmt.Errorf("sloghandler: close: %d events not delivered to %s yet, left with the application: %w",
+				p.stats().Queued, p.topic, ctx.Err()))
 		}
 		p.closeErr = errors.Join(errs...)
 	})
