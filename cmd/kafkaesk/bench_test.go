@@ -46,13 +46,6 @@ func benchNum(t *testing.T, res map[string]any, key string) float64 {
 	return v
 }
 
-// The measured call is a realistic one: 5 attributes and a log model,
-// a few hundred bytes published.
-func TestBenchEventIsAFewHundredBytes(t *testing.T) {
-	n := eventSize()
-	assert.InDelta(t, 400, n, 100, "the measured call's event is %d bytes", n)
-}
-
 func TestBenchSummaryPrintsEveryMeasure(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	out, stderr, err := runBenchArgs(t, "--duration", "1s", "--goroutines", "2", "--rate", "2000")
