@@ -127,6 +127,9 @@ type monitor struct {
 	heapM    []metrics.Sample
 }
 
+// startMonitor starts sampling h and lats every sampleInterval, the
+// first time sampleInterval from now, on a goroutine of its own. The
+// caller owns that goroutine: it must call stop, which ends it.
 func startMonitor(h counters, lats []*latencyRecorder, prog *progress, label string, trim func()) *monitor {
 	m := &monitor{
 		h: h, lats: lats, prog: prog, label: label, trim: trim,
@@ -231,7 +234,7 @@ func (m *monitor) progressLine(s *sample) string {
 		commas(s.dropped), commas(s.queued), mib(s.heap))
 }
 
-// progress is bench's live status on stderr. On a terminal it is one line
+// progress is the run's live status on Options.Progress. On a terminal it is one line
 // redrawn in place on every sample (250ms); elsewhere (a file, a CI log)
 // it is a new line a second, so that logs stay readable. Plain lines
 // rather than a progress-bar library: a load test has no total to fill a
@@ -249,10 +252,12 @@ type progress struct {
 	last  time.Time // not a tty: when the last line was printed
 }
 
-// progressEvery is how often a status line is printed when stderr is not
-// a terminal.
+// progressEvery is how often a status line is printed when the writer is
+// not a terminal.
 const progressEvery = time.Second
 
+// newProgress returns the status of a run on w: redrawn in place when w
+// is a terminal's *os.File. Its methods are safe for concurrent use.
 func newProgress(w io.Writer) *progress {
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
