@@ -21,20 +21,23 @@ const benchSynopsis = "[--goroutines 8] [--rate EVENTS/S] [--duration 10s] [--qu
 // settle, short beside a run.
 const defaultProbe = 2 * time.Second
 
-// runBench is the load generator of the log pipeline (internal/loadgen)
-// as a command: it parses and checks the flags, naming the one at fault,
-// starts the embedded broker unless --kafka-servers is given, runs the
-// load, and prints the summary (text or --json) and the --plot chart.
-// Progress lines and the run's messages go to stderr.
-func runBench(ctx context.Context, std *stdio, args []string) error {
+// benchCommand is bench's command line, parsed and checked.
+type benchCommand struct {
+	opts    loadgen.Options // Broker, Progress and Name are set by runBench
+	kf      *kafkaFlags
+	jsonOut bool
+	plot    string
+}
+
+// parseBench parses and checks bench's flags. Every error is a usage
+// error naming the flag at fault, or errHelp.
+func parseBench(std *stdio, args []string) (*benchCommand, error) {
 	fs := newFlagSet("bench", benchSynopsis, std)
-	kf := addKafkaFlags(fs)
+	c := &benchCommand{kf: addKafkaFlags(fs)}
+	opts := &c.opts
 	var (
-		opts               loadgen.Options
 		whenFull, scenario string
 		probe              time.Duration
-		jsonOut            bool
-		plotPath           string
 	)
 	fs.IntVar(&opts.Goroutines, "goroutines", loadgen.DefaultGoroutines, "goroutines logging at once")
 	fs.IntVar(&opts.Rate, "rate", 0, "events per second, all goroutines together; 0: flat out (default: flat out, or\nwith --scenario a share of the capacity found by --probe)")
@@ -42,8 +45,8 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	fs.IntVar(&opts.QueueSize, "queue-size", sloghandler.DefaultQueueSize, "the handler's queue, in events (burst: 1000 unless given)")
 	fs.StringVar(&whenFull, "when-full", "drop", fmt.Sprintf("what a log call does when the queue is full: drop (count and go on) or block\n(wait up to %v, then drop)", sloghandler.DefaultBlockTimeout))
 	fs.StringVar(&scenario, "scenario", "", "a preset: steady (half the capacity), burst (twice the capacity into a small queue),\nslow-broker (produce requests answered --produce-delay late), outage (the\nbroker refuses produce requests for --outage in the middle of the run);\nslow-broker and outage need the embedded broker")
-	fs.BoolVar(&jsonOut, "json", false, "print the summary as one JSON object")
-	fs.StringVar(&plotPath, "plot", "", "write a PNG chart of throughput and caller latency over time to this file")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the summary as one JSON object")
+	fs.StringVar(&c.plot, "plot", "", "write a PNG chart of throughput and caller latency over time to this file")
 	fs.StringVar(&opts.Stream, "stream", loadgen.DefaultStream, "the stream the events are published to")
 	fs.DurationVar(&probe, "probe", defaultProbe, "with --scenario and without --rate, first log flat out this long\n(with --when-full block) to find the capacity")
 	fs.DurationVar(&opts.Outage, "outage", loadgen.DefaultOutage, "outage: how long the broker refuses produce requests, centred in the run")
@@ -51,15 +54,29 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	fs.DurationVar(&opts.DrainTimeout, "drain-timeout", loadgen.DefaultDrainTimeout, "after the load, how long queued events may take to be acknowledged")
 	fs.BoolVar(&opts.Baseline, "baseline", false, "then time the same calls, paced the same, through slog.JSONHandler into\nio.Discard: what the machine adds to any log call, Kafka or not")
 
-	rest, err := kf.parse(fs, args)
+	rest, err := c.kf.parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if err := checkBenchFlags(&opts, kf, rest, given, whenFull, scenario, probe); err != nil {
+	if err := checkBenchFlags(opts, c.kf, rest, given, whenFull, scenario, probe); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// runBench is the load generator of the log pipeline (internal/loadgen)
+// as a command: it parses and checks the flags, naming the one at fault,
+// starts the embedded broker unless --kafka-servers is given, runs the
+// load, and prints the summary (text or --json) and the --plot chart.
+// Progress lines and the run's messages go to stderr.
+func runBench(ctx context.Context, std *stdio, args []string) error {
+	c, err := parseBench(std, args)
+	if err != nil {
 		return err
 	}
+	opts, kf, plotPath := c.opts, c.kf, c.plot
 
 	var plotFile *os.File
 	if plotPath != "" {
@@ -103,7 +120,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	case err != nil:
 		return err
 	}
-	if jsonOut {
+	if c.jsonOut {
 		if err := json.NewEncoder(std.out).Encode(res); err != nil {
 			return err
 		}

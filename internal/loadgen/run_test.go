@@ -13,6 +13,7 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/internal/loadgen"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
+	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 )
 
 var _ loadgen.Broker = (*kafkaesktest.Broker)(nil)
@@ -88,4 +89,60 @@ func TestRunRejectsBadOptionsFirst(t *testing.T) {
 	assert.Nil(t, res)
 	assert.ErrorContains(t, err, "loadgen: scenario outage controls the broker: it needs Options.Broker")
 	assert.ErrorContains(t, err, "outage 5s is not shorter than the duration 1s")
+}
+
+// The broker refuses produce requests for a second in the middle of a
+// three-second run: the queue overflows (drops are counted), and once the
+// broker is back what was held is delivered.
+func TestRunOutageDropsThenDeliversAfterIt(t *testing.T) {
+	app, b := newApp(t)
+	var prog bytes.Buffer
+	// A queue of 10 overflows within the outage even on a machine too
+	// busy to reach the rate.
+	res, err := loadgen.Run(t.Context(), app, loadgen.Options{
+		Scenario: loadgen.Outage, Duration: 3 * time.Second, Outage: time.Second,
+		Rate: 4000, Goroutines: 2, QueueSize: 10, Broker: b, Progress: &prog,
+	})
+	require.NoError(t, err)
+	o := res.Outage
+	require.NotNil(t, o, "the summary has the outage")
+	assert.Greater(t, o.StartSeconds, 0.9, "the outage is in the middle of the run")
+	assert.GreaterOrEqual(t, o.EndSeconds-o.StartSeconds, 1.0, "the outage lasts Outage")
+	assert.Less(t, o.EndSeconds, res.LoadSeconds+0.001, "the broker is back before the load ends")
+	assert.Positive(t, o.DroppedDuring, "the queue overflowed during the outage")
+	assert.Positive(t, res.Dropped)
+	assert.Positive(t, o.AcknowledgedAfter, "events were acknowledged after the outage")
+	assert.GreaterOrEqual(t, o.RecoverySeconds, 0.0, "delivering again before the load ended")
+	assert.Zero(t, res.Failed, "everything held during the outage was delivered")
+	assert.Contains(t, prog.String(), "loadgen: outage over")
+}
+
+// The slow broker holds each produce request: the pipeline falls behind,
+// the caller does not wait for it.
+func TestRunSlowBrokerStillDelivers(t *testing.T) {
+	app, b := newApp(t)
+	res, err := loadgen.Run(t.Context(), app, loadgen.Options{
+		Scenario: loadgen.SlowBroker, Duration: 500 * time.Millisecond, Rate: 500, Goroutines: 2,
+		ProduceDelay: 100 * time.Millisecond, WhenFull: sloghandler.Block, Broker: b,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 100.0, res.ProduceDelayMillis)
+	assert.Equal(t, "block", res.WhenFull)
+	assert.Positive(t, res.Acknowledged)
+}
+
+// Burst loads twice the probed capacity into a small queue: drops are
+// counted, and what is not dropped is delivered.
+func TestRunBurstDropsIntoASmallQueue(t *testing.T) {
+	app, b := newApp(t)
+	res, err := loadgen.Run(t.Context(), app, loadgen.Options{
+		Scenario: loadgen.Burst, Duration: time.Second, Probe: 300 * time.Millisecond,
+		Goroutines: 2, QueueSize: 10, Broker: b,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 10, res.QueueSize)
+	assert.InDelta(t, 2*res.ProbedCapacity, res.TargetRate, 1, "twice the capacity")
+	assert.Positive(t, res.Dropped)
+	assert.Positive(t, res.Acknowledged)
+	assert.Equal(t, res.Sent, res.Acknowledged+res.Dropped)
 }
