@@ -145,7 +145,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "scenario\t%s\n", r.Scenario)
 	if r.ProbedCapacity > 0 {
-		fmt.Fprintf(tw, "probed capacity\t%s events/s acknowledged flat out (block policy); the load is half of it\n", commas(int64(r.ProbedCapacity)))
+		share := "half of it"
+		if r.Scenario == string(Burst) {
+			share = "twice it"
+		}
+		fmt.Fprintf(tw, "probed capacity\t%s events/s acknowledged flat out (block policy); the load is %s\n", commas(int64(r.ProbedCapacity)), share)
 	}
 	fmt.Fprintf(tw, "load\t%d goroutines, %s, %.2fs, queue %s (%s), %d-byte events, broker %s\n",
 		r.Goroutines, rate, r.LoadSeconds, commas(int64(r.QueueSize)), r.WhenFull, r.EventBytes, r.Broker)

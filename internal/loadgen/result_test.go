@@ -80,6 +80,19 @@ func TestWriteTextPrintsEveryMeasure(t *testing.T) {
 	assert.NotContains(t, out.String(), "close", "no close error")
 }
 
+// The summary says which share of the probed capacity was loaded: twice
+// for burst, where it used to say half for every scenario.
+func TestWriteTextGivesTheLoadedShare(t *testing.T) {
+	for _, tt := range []struct{ scenario, want string }{
+		{"steady", "; the load is half of it\n"},
+		{"burst", "; the load is twice it\n"},
+	} {
+		var out bytes.Buffer
+		require.NoError(t, (&Result{Scenario: tt.scenario, ProbedCapacity: 20_000}).WriteText(&out))
+		assert.Contains(t, out.String(), "probed capacity  20,000 events/s acknowledged flat out (block policy)"+tt.want)
+	}
+}
+
 // The chart is a PNG of the documented size, also for a run without
 // samples of latency.
 func TestWritePlotDrawsAPNG(t *testing.T) {
