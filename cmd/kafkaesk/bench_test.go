@@ -6,14 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/loadgen"
+	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 )
 
 // runBenchArgs runs the bench command in-process against its embedded
@@ -44,13 +49,6 @@ func benchNum(t *testing.T, res map[string]any, key string) float64 {
 	v, ok := res[key].(float64)
 	require.True(t, ok, "%q is a number in %v", key, res)
 	return v
-}
-
-// The measured call is a realistic one: 5 attributes and a log model,
-// a few hundred bytes published.
-func TestBenchEventIsAFewHundredBytes(t *testing.T) {
-	n := eventSize()
-	assert.InDelta(t, 400, n, 100, "the measured call's event is %d bytes", n)
 }
 
 func TestBenchSummaryPrintsEveryMeasure(t *testing.T) {
@@ -100,52 +98,6 @@ func TestBenchSteadyProbesTheCapacity(t *testing.T) {
 	assert.Greater(t, benchNum(t, res, "acknowledged"), 0.0)
 }
 
-// The broker refuses produce requests for a second in the middle of a
-// three-second run: the queue overflows (drops are counted), and once the
-// broker is back what was held is delivered.
-func TestBenchOutageDropsThenDeliversAfterIt(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	// A queue of 10 overflows within the outage even on a machine too
-	// busy to reach the rate.
-	res, stderr := benchJSON(t, "--scenario", "outage", "--duration", "3s", "--outage", "1s",
-		"--rate", "4000", "--goroutines", "2", "--queue-size", "10")
-	outage, ok := res["outage"].(map[string]any)
-	require.True(t, ok, "the summary has the outage: %v", res)
-	start, end := benchNum(t, outage, "start_s"), benchNum(t, outage, "end_s")
-	assert.Greater(t, start, 0.9, "the outage is in the middle of the run")
-	assert.GreaterOrEqual(t, end-start, 1.0, "the outage lasts --outage")
-	assert.Less(t, end, benchNum(t, res, "load_s")+0.001, "the broker is back before the load ends")
-	assert.Greater(t, benchNum(t, outage, "dropped_during"), 0.0, "the queue overflowed during the outage")
-	assert.Greater(t, benchNum(t, res, "dropped"), 0.0)
-	assert.Greater(t, benchNum(t, outage, "acknowledged_after"), 0.0, "events were acknowledged after the outage")
-	assert.GreaterOrEqual(t, benchNum(t, outage, "recovery_s"), 0.0, "delivering again before the load ended")
-	assert.Zero(t, benchNum(t, res, "failed"), "everything held during the outage was delivered")
-	assert.Contains(t, stderr, "outage over")
-}
-
-// The slow broker holds each produce request: the pipeline falls behind,
-// the caller does not wait for it.
-func TestBenchSlowBrokerStillDelivers(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	res, _ := benchJSON(t, "--scenario", "slow-broker", "--duration", "1s", "--rate", "4000",
-		"--goroutines", "2", "--produce-delay", "100ms", "--when-full", "block")
-	assert.Equal(t, 100.0, benchNum(t, res, "produce_delay_ms"))
-	assert.Equal(t, "block", res["when_full"])
-	assert.Greater(t, benchNum(t, res, "acknowledged"), 0.0)
-}
-
-// Burst loads twice the probed capacity into a small queue: drops are
-// counted, and what is not dropped is delivered.
-func TestBenchBurstDropsIntoASmallQueue(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	res, _ := benchJSON(t, "--scenario", "burst", "--duration", "1s", "--probe", "300ms", "--goroutines", "2", "--queue-size", "10")
-	assert.Equal(t, 10.0, benchNum(t, res, "queue_size"))
-	assert.InDelta(t, 2*benchNum(t, res, "probed_capacity"), benchNum(t, res, "target_rate"), 1, "twice the capacity")
-	assert.Greater(t, benchNum(t, res, "dropped"), 0.0)
-	assert.Greater(t, benchNum(t, res, "acknowledged"), 0.0)
-	assert.Equal(t, benchNum(t, res, "sent"), benchNum(t, res, "acknowledged")+benchNum(t, res, "dropped"))
-}
-
 // With --rate 0 a scenario runs flat out, without a probe.
 func TestBenchScenarioWithRateZeroRunsFlatOut(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -191,6 +143,52 @@ func TestBenchPlotToABadPathFailsBeforeTheRun(t *testing.T) {
 	assert.False(t, errors.As(err, &uerr), "a failure, exit 1")
 	assert.Contains(t, err.Error(), "--plot")
 	assert.NotContains(t, stderr, "listening on", "nothing was started")
+}
+
+// The flags become loadgen.Options: the zero values that stand for the
+// engine's defaults (the burst queue), the probe only for a scenario
+// without --rate, and the policy and scenario by name.
+func TestBenchFlagsMapToOptions(t *testing.T) {
+	defaults := loadgen.Options{
+		Goroutines: 8, Duration: 10 * time.Second, QueueSize: sloghandler.DefaultQueueSize, Stream: "bench.logs",
+		Outage: 5 * time.Second, ProduceDelay: 50 * time.Millisecond, DrainTimeout: 30 * time.Second,
+	}
+	with := func(f func(o *loadgen.Options)) loadgen.Options { o := defaults; f(&o); return o }
+	for _, tt := range []struct {
+		args []string
+		want loadgen.Options
+	}{
+		{nil, defaults},
+		{[]string{"--goroutines", "2", "--rate", "100", "--duration", "1s", "--stream", "s", "--baseline", "--drain-timeout", "2s"},
+			with(func(o *loadgen.Options) {
+				o.Goroutines, o.Rate, o.Duration, o.Stream, o.Baseline, o.DrainTimeout = 2, 100, time.Second, "s", true, 2*time.Second
+			})},
+		{[]string{"--when-full", "block", "--queue-size", "5"},
+			with(func(o *loadgen.Options) { o.WhenFull, o.QueueSize = sloghandler.Block, 5 })},
+		{[]string{"--scenario", "steady"},
+			with(func(o *loadgen.Options) { o.Scenario, o.Probe = loadgen.Steady, 2*time.Second })},
+		{[]string{"--scenario", "steady", "--rate", "0"},
+			with(func(o *loadgen.Options) { o.Scenario = loadgen.Steady })},
+		{[]string{"--scenario", "burst", "--probe", "300ms"},
+			with(func(o *loadgen.Options) { o.Scenario, o.Probe, o.QueueSize = loadgen.Burst, 300*time.Millisecond, 0 })},
+		{[]string{"--scenario", "burst", "--queue-size", "10", "--rate", "50"},
+			with(func(o *loadgen.Options) { o.Scenario, o.Rate, o.QueueSize = loadgen.Burst, 50, 10 })},
+		{[]string{"--scenario", "slow-broker", "--produce-delay", "100ms", "--rate", "1"},
+			with(func(o *loadgen.Options) {
+				o.Scenario, o.Rate, o.ProduceDelay = loadgen.SlowBroker, 1, 100*time.Millisecond
+			})},
+		{[]string{"--scenario", "outage", "--outage", "1s", "--duration", "3s", "--rate", "1"},
+			with(func(o *loadgen.Options) {
+				o.Scenario, o.Rate, o.Outage, o.Duration = loadgen.Outage, 1, time.Second, 3*time.Second
+			})},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseBench(&stdio{in: bytes.NewReader(nil), out: io.Discard, err: &stderr}, tt.args)
+			require.NoError(t, err, "stderr:\n%s", stderr.String())
+			assert.Equal(t, tt.want, c.opts)
+		})
+	}
 }
 
 func TestBenchBadFlagsAreUsageErrorsNamingTheFlag(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"fmt"
@@ -20,11 +20,11 @@ const (
 	plotHeight = 7 * vg.Inch
 )
 
-// writePlot draws r's samples as a PNG of two panels sharing the time
+// WritePlot draws r's samples as a PNG of two panels sharing the time
 // axis: throughput (sent and acknowledged events/s per sample interval,
 // the outage shaded) above, the callers' p99 latency per interval (log
 // scale) below.
-func writePlot(w io.Writer, r *benchResult) error {
+func WritePlot(w io.Writer, r *Result) error {
 	top, err := throughputPlot(r)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func writePlot(w io.Writer, r *benchResult) error {
 	return err
 }
 
-func throughputPlot(r *benchResult) (*plot.Plot, error) {
+func throughputPlot(r *Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("kafkaesk bench, scenario %s: %d goroutines, queue %d (%s)",
 		r.Scenario, r.Goroutines, r.QueueSize, r.WhenFull)
@@ -99,7 +99,7 @@ func throughputPlot(r *benchResult) (*plot.Plot, error) {
 	return p, nil
 }
 
-func latencyPlot(r *benchResult) (*plot.Plot, error) {
+func latencyPlot(r *Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "caller latency, p99 per 250ms"
 	p.Y.Label.Text = "µs"
