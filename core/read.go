@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -292,7 +294,7 @@ func (sr *streamRead) errorf(format string, args ...any) error {
 func (sr *streamRead) partitions(ctx context.Context) ([]int, error) {
 	meta, err := sr.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{sr.topic}})
 	if err != nil {
-		return nil, sr.errorf("read metadata from %s: %w", sr.brokers(), err)
+		return nil, sr.errorf("read metadata from %s: %w%s", sr.brokers(), err, sr.a.cfg.hangUpHint(err))
 	}
 	var all []int
 	for _, t := range meta.Topics {
@@ -441,6 +443,23 @@ func (sr *streamRead) readPartition(ctx context.Context, dialer *kafka.Dialer, r
 			return nil
 		}
 	}
+}
+
+// hangUpHint diagnoses a broker that hangs up on a client's first request:
+// it expects authentication or TLS the client does not give.
+func (c *Config) hangUpHint(err error) string {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+		return ""
+	}
+	switch {
+	case c.SASL.Mechanism == "" && c.TLS == nil:
+		return " (the broker hung up: does it require SASL or TLS?)"
+	case c.SASL.Mechanism == "":
+		return " (the broker hung up: does it require SASL?)"
+	case c.TLS == nil:
+		return " (the broker hung up: does it require TLS, or other SASL credentials?)"
+	}
+	return " (the broker hung up: are the SASL credentials right?)"
 }
 
 // call runs fn on rec, one call at a time across partitions. A call is

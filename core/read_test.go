@@ -385,3 +385,24 @@ func TestStreamsMatchesPatterns(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.pattern)
 	}
 }
+
+// Read authenticates with the application's SASL settings, on every
+// connection it makes (metadata, offsets, fetches); without them it fails
+// with an error naming the broker, instead of waiting.
+func TestReadUsesTheApplicationsSASL(t *testing.T) {
+	user := kafkaesktest.SASL{Mechanism: "SCRAM-SHA-512", Username: "reader", Password: "pw"}
+	b := kafkaesktest.New(t, &kafkaesktest.Options{SASL: user})
+	prefix := kafkaesktest.TopicPrefix(t)
+	e := &readEnv{brokers: b.Brokers(), app: newApp(t, core.Config{Brokers: b.Brokers(), TopicPrefix: prefix, Partitions: 2, SASL: core.SASL(user)})}
+	want := seq("v", 0, 10)
+	e.produce(t, "s", time.Time{}, want...)
+	got, err := e.readAll(t, "s", &core.ReadOptions{UntilEnd: true})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, want, values(got))
+
+	anon := &readEnv{brokers: b.Brokers(), app: newApp(t, core.Config{Brokers: b.Brokers(), TopicPrefix: prefix, RequestTimeout: 3 * time.Second})}
+	start := time.Now()
+	_, err = anon.readAll(t, "s", &core.ReadOptions{UntilEnd: true})
+	requireErrorContains(t, err, `"s"`, b.Addr(), "does it require SASL")
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
