@@ -150,7 +150,11 @@ func (a *Application) Streams(ctx context.Context, pattern string) ([]string, er
 // StreamOffsets returns the bounds of each partition of stream, ordered by
 // partition. A stream whose topic does not exist is ErrUnknownStream.
 func (a *Application) StreamOffsets(ctx context.Context, stream string) ([]PartitionOffsets, error) {
-	sr := a.newStreamRead(stream, &ReadOptions{})
+	sr, err := a.newStreamRead(stream, &ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer sr.close()
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
 	parts, err := sr.partitions(ctx)
@@ -191,20 +195,24 @@ func (a *Application) Read(ctx context.Context, stream string, opts *ReadOptions
 		o = *opts
 		o.Partitions = slices.Clone(o.Partitions)
 	}
-	sr := a.newStreamRead(stream, &o)
 	if fn == nil {
-		return sr.errorf("fn is nil")
+		return fmt.Errorf("kafkaesk: read stream %q: fn is nil", stream)
 	}
 	if err := o.validate(); err != nil {
-		return sr.errorf("%v", err)
+		return fmt.Errorf("kafkaesk: read stream %q: %w", stream, err)
 	}
 	if a.closed.Load() {
 		return ErrClosed
 	}
 	dialer, err := a.cfg.dialer()
 	if err != nil {
-		return sr.errorf("%v", err)
+		return fmt.Errorf("kafkaesk: read stream %q: %w", stream, err)
 	}
+	sr, err := a.newStreamRead(stream, &o)
+	if err != nil {
+		return err
+	}
+	defer sr.close()
 
 	mctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	parts, err := sr.partitions(mctx)
@@ -248,7 +256,7 @@ type streamRead struct {
 	stream string
 	topic  string
 	opts   *ReadOptions
-	client *kafka.Client // on the application's transport
+	client *kafka.Client // on a transport of its own; see newStreamRead
 
 	mu sync.Mutex // held around each call of fn: one at a time
 
@@ -272,15 +280,24 @@ type partitionRange struct {
 	startAtTime int64 // offset at opts.From's time; -1 for none
 }
 
-func (a *Application) newStreamRead(stream string, opts *ReadOptions) *streamRead {
-	return &streamRead{
-		a:      a,
-		stream: stream,
-		topic:  a.Topic(stream),
-		opts:   opts,
-		client: &kafka.Client{Addr: kafka.TCP(a.cfg.Brokers...), Transport: a.transport, Timeout: a.cfg.RequestTimeout},
+// newStreamRead returns the read of stream with opts. Close it when done.
+//
+// Its admin requests go through a transport of its own, built as the
+// application's is: kafka-go's transport answers metadata requests from a
+// cache refreshed every MetadataMaxAge, so the application's would not
+// know, for up to that long, a topic that another client created.
+func (a *Application) newStreamRead(stream string, opts *ReadOptions) (*streamRead, error) {
+	sr := &streamRead{a: a, stream: stream, topic: a.Topic(stream), opts: opts}
+	transport, err := a.cfg.transport(newAbortableDialer(a.cfg.DialTimeout))
+	if err != nil {
+		return nil, sr.errorf("%v", err)
 	}
+	sr.client = &kafka.Client{Addr: kafka.TCP(a.cfg.Brokers...), Transport: transport, Timeout: a.cfg.RequestTimeout}
+	return sr, nil
 }
+
+// close releases the connections of sr's transport.
+func (sr *streamRead) close() { sr.client.Transport.(*kafka.Transport).CloseIdleConnections() }
 
 func (sr *streamRead) brokers() string { return strings.Join(sr.a.cfg.Brokers, ",") }
 

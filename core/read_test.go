@@ -406,3 +406,20 @@ func TestReadUsesTheApplicationsSASL(t *testing.T) {
 	requireErrorContains(t, err, `"s"`, b.Addr(), "does it require SASL")
 	assert.Less(t, time.Since(start), 10*time.Second)
 }
+
+// Read sees a topic another client created a moment ago, even though the
+// application's own metadata (cached for MetadataMaxAge) does not know
+// it yet. (tail following "logs.*" failed on each new stream.)
+func TestReadSeesATopicCreatedElsewhereAtOnce(t *testing.T) {
+	e := newReadEnv(t, 1)
+	e.produce(t, "before", time.Time{}, "x") // the application's metadata is loaded
+	other := &readEnv{brokers: e.brokers, app: newApp(t, core.Config{Brokers: e.brokers, TopicPrefix: e.app.Config().TopicPrefix, Partitions: 2})}
+	other.produce(t, "after", time.Time{}, "a", "b", "c")
+
+	got, err := e.readAll(t, "after", &core.ReadOptions{UntilEnd: true})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"a", "b", "c"}, values(got))
+	offs, err := e.app.StreamOffsets(context.Background(), "after")
+	require.NoError(t, err)
+	assert.Len(t, offs, 2)
+}
