@@ -45,8 +45,10 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 		return usagef("flag --read-committed: only without --group")
 	}
 	t := &tail{pattern: rest[0], fromBeginning: *fromBeginning, exit: *exit, readCommitted: *readCommitted}
-	if _, err := core.CompilePattern(t.pattern); strings.Contains(t.pattern, "*") && err != nil {
-		return usagef("pattern %q: %v", t.pattern, err)
+	if strings.Contains(t.pattern, "*") {
+		if _, err := core.CompilePattern(t.pattern); err != nil {
+			return usagef("pattern %q: %v", t.pattern, err)
+		}
 	}
 
 	cfg := kf.config(std)
@@ -91,15 +93,15 @@ const discoveryInterval = time.Second
 // stream that appears meanwhile is read from its beginning: everything in
 // it is new.
 func (t *tail) read(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg      sync.WaitGroup
 		errOnce sync.Once
 		failure error // the first stream's failure; set once, then ctx is cancelled
 		reading = map[string]bool{}
 	)
-	defer wg.Wait() // every stream's Read has returned before tail does
+	defer wg.Wait() // after cancel: every stream's Read has returned before tail does
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	opts := core.ReadOptions{UntilEnd: t.exit, ReadCommitted: t.readCommitted, From: core.Latest()}
 	if t.fromBeginning {
 		opts.From = core.Earliest()
@@ -172,10 +174,10 @@ func (t *tail) withGroup(ctx context.Context, group string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after stop: the watcher has returned before tail does
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	if ends != nil {
 		wg.Add(1)
 		go func() {

@@ -243,3 +243,36 @@ func TestTailWithoutSASLCredentialsFailsNamingTheBroker(t *testing.T) {
 		})
 	}
 }
+
+// A group tail with --exit is done when every non-empty partition is
+// assigned and finished up to its end; a partition the group has no
+// offset for counts as done when tail started from now (the group starts
+// it at its end, no earlier than the end tail took), and not when it
+// started from the beginning.
+func TestTailGroupEndsDone(t *testing.T) {
+	parts := map[string][]core.PartitionOffsets{"t": {{Partition: 0, First: 0, End: 10}, {Partition: 1, First: 5, End: 5}}}
+	state := func(finished, committed int64) []core.PartitionState {
+		return []core.PartitionState{{Topic: "t", Partition: 0, Finished: finished, Committed: committed, HighWaterMark: -1}}
+	}
+	for _, tt := range []struct {
+		name          string
+		fromBeginning bool
+		states        []core.PartitionState
+		want          bool
+	}{
+		{"not assigned", true, nil, false},
+		{"not assigned, from now", false, nil, false},
+		{"no offset, from the beginning", true, state(-1, -1), false},
+		{"no offset, from now", false, state(-1, -1), true},
+		{"committed short of the end", false, state(7, 7), false},
+		{"finished short of the end", true, state(9, 3), false},
+		{"finished at the end", true, state(10, 3), true},
+		{"committed at the end", false, state(10, 10), true},
+		{"another topic's partition", true, []core.PartitionState{{Topic: "u", Partition: 0, Finished: 10, Committed: 10}}, false},
+	} {
+		e := &groupEnds{fromBeginning: tt.fromBeginning, parts: parts}
+		assert.Equal(t, tt.want, e.done(tt.states), tt.name)
+	}
+	empty := &groupEnds{parts: map[string][]core.PartitionOffsets{"t": {{Partition: 0, First: 3, End: 3}}}}
+	assert.True(t, empty.done(nil), "only empty partitions: nothing to wait for")
+}
