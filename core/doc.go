@@ -82,6 +82,21 @@
 // is an error. [Message.Forward] republishes a record with its headers, as
 // kafkaesk's subscriber.publish.
 //
+// # Reading without a group
+//
+// [Application.Read] reads a stream's partitions directly, as kcat and
+// kafka-python's assign and seek do: from [Earliest], [Latest],
+// [AtOffset] or [AtTime], to the end as of the start
+// (ReadOptions.UntilEnd) or until its context ends, committing nothing:
+//
+//	err := app.Read(ctx, "orders", &core.ReadOptions{From: core.AtTime(since), UntilEnd: true},
+//		func(ctx context.Context, rec *core.Record) error {
+//			return audit(rec)
+//		})
+//
+// [Application.Streams] lists the streams matching a pattern, and
+// [Application.StreamOffsets] the bounds of a stream's partitions.
+//
 // # Configuration
 //
 // [Config] has a documented default for every zero field. [AddFlags] gives a

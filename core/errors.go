@@ -10,6 +10,11 @@ import (
 // Close has been called.
 var ErrClosed = errors.New("kafkaesk: application is closed")
 
+// ErrUnknownStream is returned by Read and StreamOffsets when the stream's
+// topic does not exist; the error wrapping it names the stream, the topic
+// and the brokers asked.
+var ErrUnknownStream = errors.New("kafkaesk: unknown stream")
+
 // SchemaConflictError is returned when a schema id and version is
 // registered twice with different JSON schemas, or one Go type under two
 // keys. It names both registrations.

@@ -12,6 +12,9 @@
 //		app, _ := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(t)})
 //		...
 //	}
+//
+// A broker that requires authentication, to test a client's SASL
+// settings, is started with Options.SASL.
 package kafkaesktest
 
 import (
@@ -41,6 +44,38 @@ type Options struct {
 	// Partitions of topics the broker creates by itself (auto-creation).
 	// Default: 1, as a default Apache Kafka broker.
 	Partitions int
+	// SASL, when its Mechanism is set, makes the broker require SASL
+	// authentication: a connection must authenticate as this user, with
+	// this mechanism and password, before any other request is answered.
+	// Default: no authentication.
+	SASL SASL
+}
+
+// SASL is the one user of a broker that requires authentication. Its
+// fields are those of core.SASL, so that core.SASL(opts.SASL) converts it.
+type SASL struct {
+	// Mechanism is "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"; empty means
+	// no authentication.
+	Mechanism string
+	Username  string
+	Password  string
+}
+
+// opts returns the kfake options of s, or an error naming what is wrong.
+func (s SASL) opts() ([]kfake.Opt, error) {
+	if s.Mechanism == "" {
+		return nil, nil
+	}
+	mech := strings.ToUpper(s.Mechanism)
+	switch mech {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return nil, fmt.Errorf("SASL.Mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
+	}
+	if s.Username == "" {
+		return nil, fmt.Errorf("SASL.Username is empty: give the user the broker requires")
+	}
+	return []kfake.Opt{kfake.EnableSASL(), kfake.Superuser(mech, s.Username, s.Password)}, nil
 }
 
 // Broker is a running embedded single-node Kafka broker.
@@ -69,6 +104,11 @@ func Start(opts *Options) (*Broker, error) {
 	if o.DataDir != "" {
 		kopts = append(kopts, kfake.DataDir(o.DataDir))
 	}
+	sasl, err := o.SASL.opts()
+	if err != nil {
+		return nil, fmt.Errorf("kafkaesktest: start broker: %w", err)
+	}
+	kopts = append(kopts, sasl...)
 	cluster, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		if o.Port != 0 {

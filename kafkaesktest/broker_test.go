@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -92,5 +94,73 @@ func TestTopicPrefixIsUniquePerCall(t *testing.T) {
 		assert.Regexp(t, `^test-[0-9a-f]{12}\.$`, p)
 		assert.False(t, seen[p], "prefix %s repeated", p)
 		seen[p] = true
+	}
+}
+
+// saslDialer returns a kafka-go dialer authenticating as s.
+func saslDialer(t *testing.T, s kafkaesktest.SASL) *kafka.Dialer {
+	d := &kafka.Dialer{Timeout: 5 * time.Second}
+	switch s.Mechanism {
+	case "PLAIN":
+		d.SASLMechanism = plain.Mechanism{Username: s.Username, Password: s.Password}
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		algo := scram.SHA256
+		if s.Mechanism == "SCRAM-SHA-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, s.Username, s.Password)
+		require.NoError(t, err)
+		d.SASLMechanism = m
+	}
+	return d
+}
+
+// readMetadata asks the broker for its topics as s.
+func readMetadata(t *testing.T, addr string, s kafkaesktest.SASL) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := saslDialer(t, s).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = conn.ReadPartitions()
+	return err
+}
+
+// A broker started with Options.SASL answers a client that authenticates
+// with the mechanism, user and password given, and no other.
+func TestBrokerWithSASLRequiresTheCredentials(t *testing.T) {
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			user := kafkaesktest.SASL{Mechanism: mech, Username: "alice", Password: "s3cret"}
+			b := kafkaesktest.New(t, &kafkaesktest.Options{SASL: user})
+			assert.NoError(t, readMetadata(t, b.Addr(), user))
+
+			assert.Error(t, readMetadata(t, b.Addr(), kafkaesktest.SASL{}), "no authentication")
+			wrong := user
+			wrong.Password = "guess"
+			assert.Error(t, readMetadata(t, b.Addr(), wrong), "a wrong password")
+			if mech != "PLAIN" {
+				other := user
+				other.Mechanism = "PLAIN"
+				assert.Error(t, readMetadata(t, b.Addr(), other), "another mechanism")
+			}
+		})
+	}
+}
+
+func TestBrokerWithABadSASLOptionDoesNotStart(t *testing.T) {
+	for _, tt := range []struct {
+		sasl kafkaesktest.SASL
+		want string
+	}{
+		{kafkaesktest.SASL{Mechanism: "GSSAPI", Username: "u"}, `"GSSAPI" is not one of`},
+		{kafkaesktest.SASL{Mechanism: "PLAIN"}, "Username is empty"},
+	} {
+		_, err := kafkaesktest.Start(&kafkaesktest.Options{SASL: tt.sasl})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tt.want)
 	}
 }
