@@ -13,12 +13,14 @@ import (
 
 	"github.com/kafkaesk-go/kafkaesk/collector"
 	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 )
 
 // BenchmarkCollect: events per second from Kafka to a JSON-lines file.
 // b.N log events (~330 bytes, as sloghandler writes them) are produced
-// to a 4-partition stream on the embedded broker first; the timer covers
+// to a 4-partition stream on the embedded broker first, with a plain
+// writer; the timer covers
 // the collector reading all of them, from the earliest offset, writing
 // them to the file and committing. It reports events/s and how much the
 // live heap (as marked by each GC) grew while collecting: the broker in
@@ -42,17 +44,14 @@ func BenchmarkCollect(b *testing.B) {
 	if err := app.EnsureStream(ctx, "logs.api", 0); err != nil {
 		b.Fatal(err)
 	}
-	for i := range b.N {
-		v := fmt.Appendf(nil, `{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.123456Z",`+
+	values := make([][]byte, b.N)
+	for i := range values {
+		values[i] = fmt.Appendf(nil, `{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.123456Z",`+
 			`"logger":"http","severity":"INFO","level":20,"message":"request handled","exception":null,"trace":null,"stack":null,`+
 			`"hostname":"api-7d9f8-xk2p9","service":"api","namespace":null,"cluster":null,"method":"GET","path":"/orders/%d","status":200,"duration_ms":1.25}}`, i)
-		if err := app.RawPublishAsync(ctx, "logs.api", v, nil); err != nil {
-			b.Fatal(err)
-		}
 	}
-	if err := app.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	testutil.Produce(b, broker.Brokers(), "bench.logs.api", values)
+	values = nil
 
 	out, err := collector.CreateJSONLines(filepath.Join(b.TempDir(), "events.jsonl"), nil)
 	if err != nil {

@@ -20,9 +20,16 @@ type Entry struct {
 	// Level is the event's Python level number (10 DEBUG ... 50
 	// CRITICAL), 0 when it has none.
 	Level int
+
+	view *record.EventView // the collector's scan of Record.Value, or nil
 }
 
 // Event decodes the whole event, for outputs that need more than Data.
+// It decodes from the collector's one scan of the message, without
+// reading the JSON again.
 func (e *Entry) Event() (*record.Event, error) {
+	if e.view != nil {
+		return e.view.Event()
+	}
 	return record.DecodeEvent(e.Record.Value)
 }

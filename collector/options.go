@@ -36,8 +36,11 @@ type Options struct {
 	// StartFromLatest starts a group with no committed offsets at the end
 	// of each partition. Default: from the earliest offset.
 	StartFromLatest bool
-	// FlushInterval is the longest an event waits in an output's buffer
-	// when no commit flushes it first. Default: 1s.
+	// FlushInterval is the longest an event waits in an output's buffer,
+	// and how often offsets are committed, each commit after the outputs
+	// have flushed (and synced, with FileOptions.Sync): a crash
+	// redelivers about this much. The application's Config.CommitInterval
+	// applies instead when it is shorter. Default: 1s.
 	FlushInterval time.Duration
 	// Logger receives the collector's warnings (skipped messages, failing
 	// outputs). Default: the application's Config.Logger.

@@ -28,10 +28,12 @@ func TestPrettyRendersTheEvent(t *testing.T) {
 	require.NoError(t, p.Write(entry(`{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.5","logger":"http","severity":"WARNING","level":30,`+
 		`"message":"slow request","exception":null,"hostname":"h","service":"api","http":{"method":"GET","status":200},"tags":["a"],"ms":12.5,"n":3,"ok":true,"none":null}}`)))
 	require.NoError(t, p.Write(entry(`{"schema":"PydanticLogModel:1","data":{"level":"loud"}}`)))
+	require.NoError(t, p.Write(entry(`{"schema":"PydanticLogModel:1","data":{"level":20,"message":"m","q":"a\"b\u00e9","g":{"k\u0065y":"v","h":{"x":-1e3}}}}`)))
 	assert.Empty(t, buf.String(), "buffered until a flush")
 	require.NoError(t, p.Flush())
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	require.Len(t, lines, 2)
+	require.Len(t, lines, 3)
+	assert.Equal(t, `INF m q="a\"bé" g.key=v g.h.x=-1000`, lines[2], "escapes decoded, groups nested")
 	assert.Equal(t, `Nov 21 10:00:00.500 WRN slow request service=api logger=http http.method=GET http.status=200 tags="[\"a\"]" ms=12.5 n=3 ok=true`, lines[0])
 	assert.Equal(t, `logs.api {"level":"loud"}`, lines[1], "an event that does not decode is shown raw")
 	assert.NotContains(t, buf.String(), "\x1b[", "no colours on a non-terminal")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonscan"
 	"github.com/kafkaesk-go/kafkaesk/streamhandler"
 )
 
@@ -36,8 +37,9 @@ func NewPretty(w io.Writer, opts *streamhandler.Options) *Pretty {
 	return &Pretty{lines: lines, h: streamhandler.New(lines, &o)}
 }
 
-// Write renders e. An event that does not decode in full (a field of an
-// unexpected type) is written as its stream and raw data.
+// Write renders e from the collector's one scan of the message. An event
+// that does not decode in full (a base field of an unexpected type) is
+// written as its stream and raw data.
 func (p *Pretty) Write(e *Entry) error {
 	ev, err := e.Event()
 	if err != nil {
@@ -90,27 +92,24 @@ func jsonAttr(k string, raw json.RawMessage) (slog.Attr, bool) {
 	case 't', 'f':
 		return slog.Bool(k, raw[0] == 't'), true
 	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return slog.String(k, s), true
-		}
+		content := raw[1 : len(raw)-1]
+		return slog.String(k, jsonscan.Text(content, bytes.IndexByte(content, '\\') >= 0)), true
 	case '{':
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if _, err := dec.Token(); err != nil {
-			break
-		}
+		// The value was validated by the event's scan; a walk of its
+		// members turns them into the group's attributes.
+		sc := jsonscan.New(raw)
+		sc.Object()
 		var attrs []any
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
+		for sc.More() {
+			key, esc, ok := sc.Key()
+			if !ok {
 				break
 			}
-			var v json.RawMessage
-			if dec.Decode(&v) != nil {
+			v, ok := sc.Value()
+			if !ok {
 				break
 			}
-			if a, ok := jsonAttr(t.(string), v); ok {
+			if a, ok := jsonAttr(jsonscan.Text(key, esc), v); ok {
 				attrs = append(attrs, a)
 			}
 		}

@@ -2,7 +2,10 @@ package core
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,4 +183,104 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 			assert.Equal(t, Envelope{}, env)
 		})
 	}
+}
+
+func TestScanEnvelope(t *testing.T) {
+	v := []byte(` {"data": {"level": 30, "logg\u0065r":"api\u002ev1", "nested":{"level":99}}, "x":[1,-2.5e3,"s",true,false,null], "schema":"Pydantic\u004cogModel:12"} `)
+	var env RawEnvelope
+	var keys, values []string
+	require.NoError(t, ScanEnvelope(v, &env, func(k, v []byte) { keys, values = append(keys, string(k)), append(values, string(v)) }))
+	assert.Equal(t, "PydanticLogModel:12", string(env.Schema))
+	assert.Equal(t, "PydanticLogModel", string(env.Name()))
+	ver, ok := env.Version()
+	assert.True(t, ok)
+	assert.Equal(t, 12, ver)
+	assert.Equal(t, `{"level": 30, "logg\u0065r":"api\u002ev1", "nested":{"level":99}}`, string(env.Data))
+	assert.Equal(t, []string{"level", "logger", "nested"}, keys)
+	assert.Equal(t, []string{"30", `"api\u002ev1"`, `{"level":99}`}, values)
+
+	env = RawEnvelope{Schema: []byte("Foo")}
+	assert.Equal(t, "Foo", string(env.Name()))
+	_, ok = env.Version()
+	assert.False(t, ok)
+}
+
+// Reading an envelope allocates nothing when nothing is escaped.
+func TestScanEnvelopeAllocs(t *testing.T) {
+	v := []byte(`{"schema":"PydanticLogModel:1","data":{"logger":"a\"b","level":20,"x":[1,{"y":null}]}}`)
+	var env RawEnvelope
+	n := 0
+	count := func(k, v []byte) { n++ }
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := ScanEnvelope(v, &env, count); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("ScanEnvelope allocates %v times, want 0", allocs)
+	}
+}
+
+// FuzzScanEnvelope compares ScanEnvelope with encoding/json: the same
+// verdict, the same schema (the last string), the same data and, when
+// data is an object, the same members (the last of a repeated key).
+func FuzzScanEnvelope(f *testing.F) {
+	for _, v := range []string{
+		`{}`, `{"schema":"a:1","data":{}}`, `{"schema":"a:1","data":{"x":1,"x":2,"y":{"z":[]}}}`,
+		`{"schema":"a:1","data":{"a":1},"data":{"b":2}}`, `{"schema":"a\u003a1","data":1}`, `{"schema":null,"data":{}}`,
+		`{"schema":1,"data":{}}`, `{"schema":"a:1","schema":2,"data":{}}`, `{"schema":"a:1","data":null}`,
+		`{"data":"not an object","schema":"x"}`, `[]`, `"x"`, `null`, ``, `{`, `{"schema":"a:1","data":{}}x`,
+		"{\"schema\":\"\xae\"}", `{"schema":"a:1","data":{"\u00e9":"\ud83d"}}`,
+	} {
+		f.Add([]byte(v))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		var env RawEnvelope
+		var members []string
+		err := ScanEnvelope(v, &env, func(k, v []byte) { members = append(members, string(k), string(v)) })
+		var m map[string]json.RawMessage
+		stdErr := json.Unmarshal(v, &m)
+		var schema string
+		if stdErr == nil && (json.Unmarshal(m["schema"], &schema) != nil || schema == "") {
+			stdErr = errors.New("no schema")
+		}
+		if stdErr == nil && (len(m["data"]) == 0 || string(m["data"]) == "null") {
+			stdErr = errors.New("no data")
+		}
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("ScanEnvelope: %v, encoding/json: %v, for %q", err, stdErr, v)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "not a kafkaesk envelope") {
+				t.Fatalf("error %q does not say what is wrong", err)
+			}
+			return
+		}
+		// A schema of invalid UTF-8 without escapes is kept as it is.
+		if got := string(env.Schema); got != schema && utf8.ValidString(got) {
+			t.Fatalf("schema %q, want %q", got, schema)
+		}
+		if string(env.Data) != string(m["data"]) {
+			t.Fatalf("data %q, want %q", env.Data, m["data"])
+		}
+		var data map[string]json.RawMessage
+		if json.Unmarshal(env.Data, &data) != nil || data == nil {
+			return
+		}
+		// The members of the last data object come last. (A key of
+		// invalid UTF-8 is kept as it is, where encoding/json replaces it.)
+		last := map[string]string{}
+		for i := len(members) - 2; i >= 0 && len(last) < len(data); i -= 2 {
+			if !utf8.ValidString(members[i]) {
+				return
+			}
+			if _, seen := last[members[i]]; !seen {
+				last[members[i]] = members[i+1]
+			}
+		}
+		for k, want := range data {
+			if got, ok := last[k]; !ok || got != string(want) {
+				t.Fatalf("member %q = %q, want %q", k, got, want)
+			}
+		}
+	})
 }

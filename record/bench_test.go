@@ -153,3 +153,31 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Errorf("Enabled allocates %v times per call, want 0", n)
 	}
 }
+
+// BenchmarkDecodeEvent decodes one log event as sloghandler writes it:
+// h=scan is the zero-allocation scan alone (what the collector's filters
+// read), h=decode all of DecodeEvent.
+func BenchmarkDecodeEvent(b *testing.B) {
+	value := []byte(`{"schema":"PydanticLogModel:1","data":{"timestamp":"2026-11-21T10:00:00.123456Z",` +
+		`"logger":"http","severity":"INFO","level":20,"message":"request handled","exception":null,"trace":null,"stack":null,` +
+		`"hostname":"api-7d9f8-xk2p9","service":"api","namespace":null,"cluster":null,"method":"GET","path":"/orders/123456","status":200,"duration_ms":1.25}}`)
+	b.Run("h=decode", func(b *testing.B) {
+		b.SetBytes(int64(len(value)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := record.DecodeEvent(value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("h=scan", func(b *testing.B) {
+		var v record.EventView
+		b.SetBytes(int64(len(value)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := record.ScanEvent(value, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -2,13 +2,15 @@ package record
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"math"
+	"strconv"
 	"time"
 
-	"encoding/json"
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonscan"
 )
 
 // Event is a decoded log event: kafkaesk's PydanticLogModel, as written by
@@ -40,50 +42,68 @@ var ErrNotLogEvent = errors.New("not a log event")
 
 // DecodeEvent decodes a message value as a log event. The envelope's
 // schema id must be SchemaID (any version); timestamps are read as RFC 3339
-// or as Python's naive isoformat, taken as UTC.
+// or as Python's naive isoformat, taken as UTC. It is ScanEvent, then
+// EventView.Event.
 func DecodeEvent(value []byte) (*Event, error) {
-	var env struct {
-		Schema string          `json:"schema"`
-		Data   json.RawMessage `json:"data"`
+	var v EventView
+	if err := ScanEvent(value, &v); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(value, &env); err != nil {
-		return nil, fmt.Errorf("%w: not JSON: %v", ErrNotLogEvent, err)
-	}
-	id, _, _ := strings.Cut(env.Schema, ":")
-	if id != SchemaID {
-		return nil, fmt.Errorf("%w: schema %q is not %s", ErrNotLogEvent, env.Schema, SchemaID)
-	}
-	if len(env.Data) == 0 || env.Data[0] != '{' {
-		return nil, fmt.Errorf("%w: data is not an object", ErrNotLogEvent)
-	}
-	e := &Event{Schema: env.Schema}
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotLogEvent, err)
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotLogEvent, err)
+	return v.Event()
+}
+
+// Event decodes the event v holds. The base fields must be of the types
+// EventSchemaJSON gives them, each time a key is repeated; the last value
+// of a key counts, and Order keeps a repeated key's first place. The
+// event shares no memory with the message.
+func (v *EventView) Event() (*Event, error) {
+	e := &Event{Schema: jsonscan.Text(v.Schema, false)}
+	var data []byte // one copy of v.Data, that Fields point into
+	for _, m := range v.Members {
+		k := string(m.Key)
+		if err := e.set(k, m.Value); err != errNotBase {
+			if err != nil {
+				return nil, fmt.Errorf("%w: field %q: %v", ErrNotLogEvent, k, err)
+			}
+			continue
 		}
-		k, _ := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%w: field %q: %v", ErrNotLogEvent, k, err)
+		if data == nil {
+			data = bytes.Clone(v.Data)
 		}
-		if err := e.set(k, raw); err != nil {
-			return nil, fmt.Errorf("%w: field %q: %v", ErrNotLogEvent, k, err)
+		raw := m.Value
+		// m.Value lies in v.Data; where, is told by their capacities.
+		if off := cap(v.Data) - cap(m.Value); off >= 0 && off+len(m.Value) <= len(data) {
+			raw = data[off : off+len(m.Value) : off+len(m.Value)]
+		} else {
+			raw = bytes.Clone(raw)
 		}
+		k = jsonscan.Text(m.Key, false) // invalid UTF-8 replaced, as encoding/json does
+		if e.Fields == nil {
+			e.Fields = map[string]json.RawMessage{}
+		}
+		if _, dup := e.Fields[k]; !dup {
+			e.Order = append(e.Order, k)
+		}
+		e.Fields[k] = raw
 	}
 	return e, nil
 }
 
-func (e *Event) set(k string, raw json.RawMessage) error {
+// errNotBase is set's answer for a key that is not a base field.
+var errNotBase = errors.New("not a base field")
+
+// set sets base field k from its raw JSON value.
+func (e *Event) set(k string, raw []byte) error {
 	str := func(dst *string) error {
-		if string(raw) == "null" {
+		switch raw[0] {
+		case 'n':
+			return nil
+		case '"':
+			content := raw[1 : len(raw)-1]
+			*dst = jsonscan.Text(content, bytes.IndexByte(content, '\\') >= 0)
 			return nil
 		}
-		return json.Unmarshal(raw, dst)
+		return fmt.Errorf("%s is not a string", kind(raw))
 	}
 	switch k {
 	case "timestamp":
@@ -99,10 +119,15 @@ func (e *Event) set(k string, raw json.RawMessage) error {
 	case "severity":
 		return str(&e.Severity)
 	case "level":
-		if string(raw) == "null" {
+		if raw[0] == 'n' {
 			return nil
 		}
-		return json.Unmarshal(raw, &e.Level)
+		n, ok := parseInt(raw)
+		if !ok {
+			return fmt.Errorf("%s is not an integer of %d bits", raw, strconv.IntSize)
+		}
+		e.Level = n
+		return nil
 	case "message":
 		return str(&e.Message)
 	case "exception":
@@ -120,15 +145,61 @@ func (e *Event) set(k string, raw json.RawMessage) error {
 	case "cluster":
 		return str(&e.Cluster)
 	}
-	if e.Fields == nil {
-		e.Fields = map[string]json.RawMessage{}
-	}
-	if _, dup := e.Fields[k]; !dup {
-		e.Order = append(e.Order, k)
-	}
-	e.Fields[k] = raw
-	return nil
+	return errNotBase
 }
+
+// kind names the JSON type of a valid value, for errors.
+func kind(raw []byte) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// parseInt reads a JSON number that is an integer literal and fits an
+// int, as encoding/json decodes into an int; it allocates nothing.
+func parseInt(raw []byte) (int, bool) {
+	neg := len(raw) > 0 && raw[0] == '-'
+	if neg {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	limit := uint64(math.MaxInt)
+	if neg {
+		limit++
+	}
+	if n > limit {
+		return 0, false
+	}
+	if neg {
+		return int(-n), true // -MaxInt-1 wraps to itself
+	}
+	return int(n), true
+}
+
+// unescaped decodes the content of a JSON string that holds escapes.
+func unescaped(content []byte) []byte { return jsonscan.Unescaped(content, true) }
 
 func parseTimestamp(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {

@@ -274,3 +274,81 @@ func TestCollectUnwritableOutputNamesIt(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "file:/nonexistent/dir/x.jsonl")
 }
+
+// After a SIGKILL while collecting, the events written twice are at
+// most about one second's worth: the collector commits every flush
+// interval (1s), as soon as its outputs have flushed. Regression: it
+// committed on the application's interval (5s by default), and three
+// SIGKILLs while catching up 200,000 events wrote 45% of them twice.
+//
+// The collector reads a backlog faster than a test can kill it mid-way
+// (over 500,000 events/s here), so after a backlog of 50,000 the events
+// arrive at a steady 20,000/s that it keeps up with; it is killed 2.5s
+// after a commit is seen. Its rate is measured from the file once the
+// backlog is in, and bounds the duplicates with half a second of slack:
+// a 5s commit interval would redo all 2.5 seconds.
+func TestCollectKilledWhileCollectingRedoesAboutOneSecond(t *testing.T) {
+	e := newCollectEnv(t)
+	const backlog, live, batch = 50000, 200000, 1000
+	const n = backlog + live
+	topic := e.prefix + "logs.api"
+	app, err := core.New(core.Config{Brokers: e.brokers, TopicPrefix: e.prefix, Partitions: 3, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, app.EnsureStream(context.Background(), "logs.api", 0))
+	closeApp(app)
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = core.AppendEnvelope(nil, "PydanticLogModel:1", []byte(logLine(i)))
+	}
+	testutil.Produce(t, e.brokers, topic, values[:backlog])
+
+	path := filepath.Join(e.dir, "events.jsonl")
+	// No --kafka-settings: the application's commit interval stays at
+	// its default, 5s, and the collector's own 1s must apply.
+	args := []string{"collect", "--kafka-servers", strings.Join(e.brokers, ","), "--topic-prefix", e.prefix,
+		"--group", e.group, "--http", "", "--pattern", "logs.api", "--output", "jsonl:" + path}
+	p := startKafkaesk(t, args...)
+
+	waitSeqs(t, path, backlog)
+	from, fromCount := time.Now(), len(liveFileSeqs(t, path))
+	// Then up to 20,000 events a second: a batch of 1,000 every 50ms.
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := backlog; i < n; i += batch {
+			<-tick.C
+			testutil.Produce(t, e.brokers, topic, values[i:i+batch])
+		}
+	}()
+	defer func() { <-produced }()
+	// Kill 2.5s after a commit is seen: a 1s interval commits twice more
+	// meanwhile, a 5s one does not.
+	c0 := sumOffsets(testutil.Committed(t, e.brokers, e.group, topic))
+	require.Eventually(t, func() bool { return sumOffsets(testutil.Committed(t, e.brokers, e.group, topic)) != c0 },
+		15*time.Second, 10*time.Millisecond, "a commit")
+	time.Sleep(2500 * time.Millisecond)
+	p.signal(os.Kill)
+	require.Equal(t, -1, p.wait(30*time.Second))
+	ran := time.Since(from)
+	before := len(liveFileSeqs(t, path))
+	committed := sumOffsets(testutil.Committed(t, e.brokers, e.group, topic))
+	require.Less(t, before, n, "killed before the last event")
+	rate := float64(before-fromCount) / ran.Seconds()
+
+	p = startKafkaesk(t, args...)
+	waitSeqs(t, path, n)
+	p.signal(os.Interrupt)
+	require.Equal(t, 0, p.wait(60*time.Second), p.stderr())
+	got := fileSeqs(t, path)
+	dups := 0
+	for i := range n {
+		require.GreaterOrEqual(t, got[i], 1, "seq %d lost", i)
+		dups += got[i] - 1
+	}
+	bound := int(rate * 1.5)
+	t.Logf("killed %v after the backlog, at %.0f events/s, with %d events in the file and %d committed; %d of %d written twice (bound %d: 1.5s)",
+		ran.Round(time.Millisecond), rate, before, committed, dups, n, bound)
+	assert.LessOrEqual(t, dups, bound, "events written twice after a SIGKILL: more than about one second's worth")
+}

@@ -153,3 +153,37 @@ func messageCount(brokers []string, topic string) (int64, error) {
 	}
 	return n, nil
 }
+
+// Produce writes values to topic, which must exist, spread over its
+// partitions, with a plain kafka-go writer: a backlog for a consumer's
+// test, set up without going through core's producer.
+func Produce(t testing.TB, brokers []string, topic string, values [][]byte) {
+	t.Helper()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections() // after w.Close: no goroutine left behind
+	w := &kafka.Writer{
+		Transport:    tr,
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.RoundRobin{},
+		BatchSize:    1000,
+		BatchBytes:   1 << 20,
+		BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll,
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	msgs := make([]kafka.Message, 0, 1000)
+	for len(values) > 0 {
+		n := min(len(values), cap(msgs))
+		msgs = msgs[:0]
+		for _, v := range values[:n] {
+			msgs = append(msgs, kafka.Message{Value: v})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+		values = values[n:]
+	}
+}
