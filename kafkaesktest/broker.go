@@ -142,9 +142,16 @@ func (b *Broker) Addr() string { return b.addr }
 // Brokers returns the broker's address as a bootstrap list.
 func (b *Broker) Brokers() []string { return []string{b.addr} }
 
-// Cluster returns the kfake cluster, for fault injection with its Control
-// functions.
-func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+// HighWatermark returns the offset the next record written to topic's
+// partition gets: how many it holds, truncation aside. It is -1 for a
+// partition that does not exist.
+func (b *Broker) HighWatermark(topic string, partition int) int64 {
+	p := b.cluster.PartitionInfo(topic, int32(partition))
+	if p == nil {
+		return -1
+	}
+	return p.HighWatermark
+}
 
 // Close stops the broker. Closing twice is safe.
 func (b *Broker) Close() { b.once.Do(b.cluster.Close) }

@@ -63,8 +63,7 @@ func (b *Broker) SlowProduce(d time.Duration) (restore func()) {
 }
 
 // ErrPaused is the error a paused broker answers produce requests with:
-// NOT_ENOUGH_REPLICAS, which every Kafka client retries. (kafka-go
-// reports it as kafka.NotEnoughReplicas.)
+// NOT_ENOUGH_REPLICAS (code 19), which every Kafka client retries.
 var ErrPaused = kerr.NotEnoughReplicas
 
 // Pause makes the broker refuse every produce request, until resume is
@@ -80,6 +79,24 @@ func (b *Broker) Pause() (resume func()) {
 		Count: -1, // until removed
 	})
 	return sync.OnceFunc(h.Remove)
+}
+
+// CountProduce counts the produce requests the broker receives from now
+// on, until stop is called; count returns how many so far. It changes
+// nothing else.
+func (b *Broker) CountProduce() (count func() int64, stop func()) {
+	var n atomic.Int64
+	var stopped atomic.Bool
+	b.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if !stopped.Load() {
+			n.Add(1)
+		}
+		// Not handled, so kept; and kept as a pass-through once stopped:
+		// kfake, when an unhandled control drops itself, skips the next
+		// control in line.
+		return nil, nil, false
+	})
+	return n.Load, func() { stopped.Store(true) }
 }
 
 // Truncate drops every record stored for topic, as a DeleteRecords request
