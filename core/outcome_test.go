@@ -308,3 +308,37 @@ func TestFullBufferTryProduceReturnsAtOnce(t *testing.T) {
 	require.NoError(t, app.Close(ctx))
 	assert.Equal(t, core.ProducerStats{Accepted: 10, Delivered: 10}, app.ProducerStats())
 }
+
+// Messages accepted while earlier ones wait to be retried go out with
+// them, not after them forever: with the broker unreachable, every
+// message meets its DeliveryTimeout, and is reported failed.
+func TestMessagesBehindRetriesMeetTheirDeliveryTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	app, err := core.New(core.Config{Brokers: []string{addr}, DeliveryTimeout: time.Second, RetryBackoffMax: 200 * time.Millisecond})
+	require.NoError(t, err)
+	o := newOutcomes()
+	var values []string
+	for round := range 3 {
+		for i := range 20 {
+			v := fmt.Sprintf("%d-%d", round, i)
+			values = append(values, v)
+			require.NoError(t, app.RawPublishAsync(context.Background(), "nowhere", []byte(v), o.done(v)))
+		}
+		time.Sleep(150 * time.Millisecond) // the first ones wait for a retry now
+	}
+	start := time.Now()
+	require.NoError(t, app.Close(context.Background()), "everything settled by DeliveryTimeout")
+	assert.Less(t, time.Since(start), 3*time.Second)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, v := range values {
+		require.Equal(t, 1, o.calls[v], v)
+		assert.ErrorIs(t, o.errs[v], core.ErrDeliveryTimeout, v)
+		assert.NotErrorIs(t, o.errs[v], core.ErrOutcomeUnknown, "no request carried %s", v)
+		assert.Contains(t, o.errs[v].Error(), addr, "the last attempt's error names the broker")
+	}
+	assert.Equal(t, core.ProducerStats{Accepted: 60, Failed: 60, Retried: app.ProducerStats().Retried}, app.ProducerStats())
+}

@@ -234,8 +234,9 @@ func (p *producer) run() {
 const maxHandOver = 4096
 
 // next returns what the sender hands over now: retries once they are due
-// and nothing else is in the client, else the inbox; and the retries
-// whose DeliveryTimeout has passed, for the sender to settle. With
+// and nothing else is in the client, followed by the inbox; else the
+// inbox, unless retries wait. It also returns the retries whose
+// DeliveryTimeout has passed, for the sender to settle. With
 // nothing to send, it returns how long to wait (0: until woken).
 func (p *producer) next() (recs, expired []*Record, wait time.Duration) {
 	p.mu.Lock()
@@ -261,25 +262,35 @@ func (p *producer) next() (recs, expired []*Record, wait time.Duration) {
 			recs = append(recs, r)
 		}
 		p.retries = nil
-		if len(recs) == 0 {
-			return nil, expired, 0
+		if len(recs) > 0 {
+			slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
+			p.retried.Add(int64(len(recs)))
+			// Then the inbox, newer than every retry: held back during
+			// the backoff, so that no message overtakes an older one
+			// of its key, it goes out with them.
+			n := min(len(p.inbox), max(0, maxHandOver-len(recs)))
+			recs = append(recs, p.inbox[:n]...)
+			p.takeInbox(n)
+			p.inClient += len(recs)
+			return recs, expired, 0
 		}
-		slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
-		p.retried.Add(int64(len(recs)))
-		p.inClient += len(recs)
-		return recs, expired, 0
 	}
 	if len(p.inbox) == 0 {
-		return nil, nil, 0
+		return nil, expired, 0
 	}
 	n := min(len(p.inbox), maxHandOver)
 	recs = append(p.spare[:0], p.inbox[:n]...)
+	p.takeInbox(n)
+	p.spare = recs
+	p.inClient += n
+	return recs, expired, 0
+}
+
+// takeInbox removes the first n messages of the inbox. p.mu is held.
+func (p *producer) takeInbox(n int) {
 	left := copy(p.inbox, p.inbox[n:])
 	clear(p.inbox[left:]) // no references left behind
 	p.inbox = p.inbox[:left]
-	p.spare = recs
-	p.inClient += n
-	return recs, nil, 0
 }
 
 // completed is the client's report of one attempt at recs: err nil when
