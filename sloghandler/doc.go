@@ -14,28 +14,30 @@
 //
 // Handle encodes the event on the caller's goroutine (record.Encoder: the
 // PydanticLogModel:1 envelope, with log models merged) into the buffer of
-// an event Kafka has acknowledged (or, with none to reuse, into a pooled
-// scratch buffer, copied out once), and hands it to a bounded queue. In
-// the steady state it allocates nothing of its own. It never calls Kafka. When the queue is full the event is dropped and counted (the
-// default, as kafkaesk), or with [Block] the caller waits at most
-// BlockTimeout. A warning about drops goes to stderr at most once every
-// 30 seconds.
+// an event already settled (or, with none to reuse, into a pooled scratch
+// buffer, copied out once), and hands it to the application's producer
+// with core's TryProduce, which never waits. In the steady state it
+// allocates nothing of its own. It never calls Kafka. When the queue
+// (QueueSize events not yet settled) or the producer's buffer is full the
+// event is dropped and counted (the default, as kafkaesk), or with
+// [Block] the caller waits at most BlockTimeout. A warning about drops
+// goes to stderr at most once every 30 seconds.
 //
 // # Delivery
 //
-// One worker goroutine hands the queue to the core application's producer
-// in batches (same topic prefix and topic creation as
-// core.Application.Publish) as fast as events come, without waiting for
-// one batch's acknowledgement before handing over the next. An event
-// holds its place in the queue until Kafka acknowledges it, so QueueSize
-// bounds the events in memory wherever they are. Events that fail (Kafka
-// down past the producer's own retries) are published again, before newer
-// ones, with backoff, until they are delivered or Close gives up. Events
-// are keyed by the hostname by default, so one process's events stay on
-// one partition, in order; a retry after a failure may land some of them
-// after later ones. [Handler.Flush] and [Handler.Close]
-// deliver what is queued within their context's deadline; [Handler.Stats]
-// accounts for every event: Enqueued = Published + Dropped + Failed + Queued.
+// Delivery is the core producer's, as for every other publisher: it
+// batches, creates the stream's topic on first use, retries what failed
+// retriably (Kafka down, a leader that moved, a timeout) with backoff
+// until the application's DeliveryTimeout, splits a batch the broker
+// refuses as too large so that only the culprit fails, and reports each
+// event's outcome once. Events are keyed by the hostname by default, so
+// one process's events stay on one partition, in order (retries go out
+// before anything newer). [Handler.Flush] waits for the events handed
+// over before the call; [Handler.Close] delivers what is queued within
+// its context's deadline; [Handler.Stats] accounts for every event:
+// Enqueued = Published + Dropped + Failed + Unknown + Queued, where
+// Failed events are not in the topic and Unknown ones (a request carried
+// them when they were given up on) may be.
 //
 // # Console and Kafka together
 //
