@@ -21,7 +21,10 @@ import (
 // known), or retries (failed retriably, waiting for the backoff).
 // Retries go out before anything newer, in the order the messages were
 // accepted, and only once nothing is left in the client, so that
-// messages of one key stay in order across retries.
+// messages of one key stay in order across retries; except that the
+// batches the client had already queued behind a failed one are written
+// before its retry when the broker is back by then (kafka-go's Writer
+// has no idempotent producer to hold them).
 type producer struct {
 	cfg    *Config
 	client *writerClient
@@ -181,10 +184,15 @@ func (p *producer) accept(recs ...*Record) error {
 		atomic.StoreUint32(&r.produce.settled, 0)
 		r.produce.written, r.produce.lastErr = false, nil
 	}
+	wasEmpty := len(p.inbox) == 0
 	p.inbox = append(p.inbox, recs...)
 	p.mu.Unlock()
 	p.accepted.Add(int64(len(recs)))
-	p.signal()
+	if wasEmpty {
+		// Otherwise the sender was woken when the inbox filled, and has
+		// not emptied it since: it takes these with the others.
+		p.signal()
+	}
 	return nil
 }
 

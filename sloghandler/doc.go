@@ -31,8 +31,9 @@
 // until the application's DeliveryTimeout, splits a batch the broker
 // refuses as too large so that only the culprit fails, and reports each
 // event's outcome once. Events are keyed by the hostname by default, so
-// one process's events stay on one partition, in order (retries go out
-// before anything newer). [Handler.Flush] waits for the events handed
+// one process's events stay on one partition, in order; after a failure,
+// the batches the client had queued behind the failed one may be written
+// before its retry (the default client has no idempotent producer). [Handler.Flush] waits for the events handed
 // over before the call; [Handler.Close] delivers what is queued within
 // its context's deadline; [Handler.Stats] accounts for every event:
 // Enqueued = Published + Dropped + Failed + Unknown + Queued, where

@@ -399,8 +399,7 @@ func TestOversizedEventsFailWithoutBlockingTheQueue(t *testing.T) {
 }
 
 // The broker stopped and started again while four goroutines log: every
-// event is published (the producer retries), none twice as far as Stats
-// knows, each goroutine's events first written in order, and Stats
+// event is published (the producer retries) and in the topic, and Stats
 // accounts for all of them.
 func TestBrokerRestartUnderLoadDeliversEveryEvent(t *testing.T) {
 	dir := t.TempDir()
@@ -466,5 +465,8 @@ func TestBrokerRestartUnderLoadDeliversEveryEvent(t *testing.T) {
 	}
 	t.Logf("%d records, %d distinct events, %d first copies out of order; %+v", n, len(seen), outOfOrder, app.ProducerStats())
 	assert.Len(t, seen, goroutines*each, "every event in the topic")
-	assert.Zero(t, outOfOrder, "each goroutine's events first written in order")
+	// Order is not asserted: as the package doc says, the batches the
+	// client queued behind a failed one may be written before its retry.
+	// TestHundredThousandEventsFromEightGoroutinesArriveInOrder holds it
+	// to order where nothing fails.
 }
