@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 	"github.com/kafkaesk-go/kafkaesk/record"
@@ -52,20 +50,25 @@ func Example() {
 	fmt.Printf("%+v\n", kafkaHandler.Stats())
 
 	// What a consumer (Python kafkaesk, or the collector) reads back.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: broker.Brokers(), Topic: "example.logs", Partition: partitionOf(broker), MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	m, err := r.ReadMessage(ctx)
+	reader, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "example."})
 	if err != nil {
 		panic(err)
 	}
-	e, err := record.DecodeEvent(m.Value)
+	defer reader.Close(ctx)
+	err = reader.Read(ctx, "logs", &core.ReadOptions{UntilEnd: true}, func(_ context.Context, m *core.Record) error {
+		e, err := record.DecodeEvent(m.Value)
+		if err != nil {
+			return err
+		}
+		fmt.Println(e.Schema, e.Logger, e.Severity, e.Level, e.Message, string(e.Fields["attempt"]), string(e.Fields["user"]), string(e.Fields["plan"]))
+		return nil
+	})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(e.Schema, e.Logger, e.Severity, e.Level, e.Message, string(e.Fields["attempt"]), string(e.Fields["user"]), string(e.Fields["plan"]))
 	// Output:
 	// INF signed in: user=ana, plan=pro attempt=2
-	// {Enqueued:1 Published:1 Dropped:0 Failed:0 Queued:0}
+	// {Enqueued:1 Published:1 Dropped:0 Failed:0 Unknown:0 Queued:0}
 	// PydanticLogModel:1 checkout INFO 20 signed in 2 "ana" "pro"
 }
 
@@ -74,30 +77,4 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.Attr{}
 	}
 	return a
-}
-
-// partitionOf finds the one partition of example.logs that holds data
-// (events are keyed by hostname, so all land on one).
-func partitionOf(broker *kafkaesktest.Broker) int {
-	conn, err := kafka.Dial("tcp", broker.Addr())
-	if err != nil {
-		panic(err)
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions("example.logs")
-	if err != nil {
-		panic(err)
-	}
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", broker.Addr(), "example.logs", p.ID)
-		if err != nil {
-			panic(err)
-		}
-		last, _ := pc.ReadLastOffset()
-		pc.Close()
-		if last > 0 {
-			return p.ID
-		}
-	}
-	return 0
 }
