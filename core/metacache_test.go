@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -71,4 +72,46 @@ func TestMetadataCacheAnswersOneTopicRequestsUntilTheTTL(t *testing.T) {
 	time.Sleep(2 * ttl)
 	ask("known")
 	assert.Equal(t, 6, next.metadata, "asked again once the answer is older than the TTL")
+}
+
+// everyTopicTransport finds every topic asked for, with one partition,
+// and counts the requests.
+type everyTopicTransport struct{ requests int }
+
+func (t *everyTopicTransport) RoundTrip(_ context.Context, _ net.Addr, req kafka.Request) (kafka.Response, error) {
+	t.requests++
+	resp := &metadataAPI.Response{}
+	for _, name := range req.(*metadataAPI.Request).TopicNames {
+		resp.Topics = append(resp.Topics, metadataAPI.ResponseTopic{Name: name, Partitions: []metadataAPI.ResponsePartition{{}}})
+	}
+	return resp, nil
+}
+
+// The cache holds at most maxRememberedTopics answers, so that a process
+// publishing to ever new streams does not grow it without end (it kept
+// every topic ever published to). A full cache forgets every answer.
+func TestMetadataCacheIsBounded(t *testing.T) {
+	next := &everyTopicTransport{}
+	c := newMetadataCache(next, time.Hour)
+	ctx, addr := context.Background(), kafka.TCP("127.0.0.1:9092")
+	ask := func(topic string) {
+		t.Helper()
+		_, err := c.RoundTrip(ctx, addr, &metadataAPI.Request{TopicNames: []string{topic}})
+		require.NoError(t, err)
+	}
+
+	for i := range maxRememberedTopics {
+		ask("t" + strconv.Itoa(i))
+	}
+	ask("t0")
+	ask("t" + strconv.Itoa(maxRememberedTopics-1))
+	assert.Equal(t, maxRememberedTopics, next.requests, "every answer up to the bound is kept")
+	assert.Equal(t, maxRememberedTopics, len(c.topics), "answers kept")
+
+	ask("one more")
+	assert.Equal(t, 1, len(c.topics), "a full cache forgets every answer")
+	ask("one more")
+	assert.Equal(t, maxRememberedTopics+1, next.requests, "the newest answer is kept")
+	ask("t0")
+	assert.Equal(t, maxRememberedTopics+2, next.requests, "a forgotten topic is asked for again")
 }
