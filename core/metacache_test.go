@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -39,39 +40,46 @@ func (t *countingTransport) RoundTrip(_ context.Context, _ net.Addr, req kafka.R
 }
 
 func TestMetadataCacheAnswersOneTopicRequestsUntilTheTTL(t *testing.T) {
-	next := &countingTransport{}
-	const ttl = 50 * time.Millisecond
-	c := newMetadataCache(next, ttl)
-	ctx, addr := context.Background(), kafka.TCP("127.0.0.1:9092")
-	ask := func(topics ...string) *metadataAPI.Response {
-		t.Helper()
-		resp, err := c.RoundTrip(ctx, addr, &metadataAPI.Request{TopicNames: topics})
+	// Under synctest the clock moves only when every goroutine waits: the
+	// TTL is exact and the test does not sleep.
+	synctest.Test(t, func(t *testing.T) {
+		next := &countingTransport{}
+		const ttl = 50 * time.Millisecond
+		c := newMetadataCache(next, ttl)
+		ctx, addr := context.Background(), kafka.TCP("127.0.0.1:9092")
+		ask := func(topics ...string) *metadataAPI.Response {
+			t.Helper()
+			resp, err := c.RoundTrip(ctx, addr, &metadataAPI.Request{TopicNames: topics})
+			require.NoError(t, err)
+			return resp.(*metadataAPI.Response)
+		}
+
+		for range 100 {
+			r := ask("known")
+			require.Len(t, r.Topics, 1)
+			assert.Len(t, r.Topics[0].Partitions, 2)
+		}
+		assert.Equal(t, 1, next.metadata, "asked once, then answered from the cache")
+
+		for range 3 {
+			assert.NotZero(t, ask("missing").Topics[0].ErrorCode)
+		}
+		assert.Equal(t, 4, next.metadata, "a topic not found is asked for every time, so that it is seen once created")
+
+		ask("known", "missing")
+		assert.Equal(t, 5, next.metadata, "requests for several topics pass through")
+
+		_, err := c.RoundTrip(ctx, addr, &produceAPI.Request{})
 		require.NoError(t, err)
-		return resp.(*metadataAPI.Response)
-	}
+		assert.Equal(t, 1, next.other, "other requests pass through")
 
-	for range 100 {
-		r := ask("known")
-		require.Len(t, r.Topics, 1)
-		assert.Len(t, r.Topics[0].Partitions, 2)
-	}
-	assert.Equal(t, 1, next.metadata, "asked once, then answered from the cache")
-
-	for range 3 {
-		assert.NotZero(t, ask("missing").Topics[0].ErrorCode)
-	}
-	assert.Equal(t, 4, next.metadata, "a topic not found is asked for every time, so that it is seen once created")
-
-	ask("known", "missing")
-	assert.Equal(t, 5, next.metadata, "requests for several topics pass through")
-
-	_, err := c.RoundTrip(ctx, addr, &produceAPI.Request{})
-	require.NoError(t, err)
-	assert.Equal(t, 1, next.other, "other requests pass through")
-
-	time.Sleep(2 * ttl)
-	ask("known")
-	assert.Equal(t, 6, next.metadata, "asked again once the answer is older than the TTL")
+		time.Sleep(ttl - time.Nanosecond)
+		ask("known")
+		assert.Equal(t, 5, next.metadata, "answered from the cache until the TTL")
+		time.Sleep(time.Nanosecond)
+		ask("known")
+		assert.Equal(t, 6, next.metadata, "asked again once the answer is as old as the TTL")
+	})
 }
 
 // everyTopicTransport finds every topic asked for, with one partition,
