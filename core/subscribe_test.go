@@ -130,6 +130,9 @@ func TestSubscribeOptionsNameTheFieldAtFault(t *testing.T) {
 		{"retries below forever", core.SubscribeOptions{OnError: core.ErrorPolicy{Retries: -2}}, "OnError.Retries -2 is negative (RetryForever is -1)"},
 		{"commit interval", core.SubscribeOptions{CommitInterval: 250 * time.Millisecond}, ""},
 		{"negative commit interval", core.SubscribeOptions{CommitInterval: -time.Second}, "CommitInterval -1s is negative"},
+		// A nanosecond passed validation and committed in a busy loop.
+		{"commit interval below 1ms", core.SubscribeOptions{CommitInterval: time.Microsecond}, "CommitInterval 1µs is less than allowed 1ms"},
+		{"commit interval of 1ms", core.SubscribeOptions{CommitInterval: time.Millisecond}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sub, err := core.Subscribe(core.NewRouter(), "orders", "g", handler, &tt.opts)
