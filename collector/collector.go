@@ -116,6 +116,11 @@ func New(app *core.Application, opts Options) (*Collector, error) {
 	if c.opts.FlushInterval == 0 {
 		c.opts.FlushInterval = defaultFlushInterval
 	}
+	if app.Config().DisableAutoCommit {
+		// Outputs are flushed before each commit: without commits they
+		// would be flushed only when full, and offsets never committed.
+		return nil, errors.New("collector: the application's Config.DisableAutoCommit is set: the collector commits offsets itself, after its outputs flushed them")
+	}
 	var errs []error
 	var err error
 	if c.services, err = newMatcher("Services", opts.Filter.Services); err != nil {
@@ -169,18 +174,12 @@ func (c *Collector) Run(ctx context.Context) error {
 	if c.started.Swap(true) {
 		return errors.New("collector: Run was already called")
 	}
-	flushCtx, stopFlushing := context.WithCancel(context.Background())
-	var flusher sync.WaitGroup
-	flusher.Go(func() { c.flushEvery(flushCtx) })
-
 	c.running.Store(true)
 	err := c.app.Run(ctx)
 	c.running.Store(false)
 	if err != nil {
 		c.runErr.Store(&err)
 	}
-	stopFlushing()
-	flusher.Wait()
 	for _, o := range c.outputs {
 		if cerr := o.out.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("collector: close %s: %w", o.out, cerr))
@@ -189,20 +188,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	return err
 }
 
-func (c *Collector) flushEvery(ctx context.Context) {
-	t := time.NewTicker(c.opts.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = c.flush() // failures are recorded and logged
-		}
-	}
-}
-
-// flush flushes every output, before a commit and on the interval.
+// flush flushes every output. It is the subscriptions' BeforeCommit and
+// the only flush while Run runs: every event written is followed, within
+// an interval, by a commit of its offset and so by a flush, and an idle
+// collector neither flushes nor syncs.
 func (c *Collector) flush() error {
 	var errs []error
 	for _, o := range c.outputs {

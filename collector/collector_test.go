@@ -215,11 +215,24 @@ func TestBadOptionsNameTheField(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 	_, err = collector.New(e.app(), collector.Options{Patterns: []string{"logs.*", ""}, Group: "g",
-		Outputs: []collector.Output{collector.NewJSONLines(io.Discard), nil}, Concurrency: -1})
+		Outputs: []collector.Output{collector.NewJSONLines(io.Discard), nil}, Concurrency: -1, FlushInterval: time.Microsecond})
 	require.Error(t, err)
-	for _, want := range []string{"Patterns[1] is empty", "Outputs[1] is nil", "Concurrency is -1"} {
+	for _, want := range []string{"Patterns[1] is empty", "Outputs[1] is nil", "Concurrency is -1", "FlushInterval is 1µs"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// The outputs are flushed before each commit: an application that does
+// not commit would leave them unflushed and redeliver everything, so it
+// is refused.
+func TestApplicationWithoutAutoCommitIsRefused(t *testing.T) {
+	e := newEnv(t)
+	app, err := core.New(core.Config{Brokers: e.brokers, TopicPrefix: e.prefix, DisableAutoCommit: true})
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	_, err = collector.New(app, collector.Options{Patterns: []string{"logs.*"}, Group: e.group,
+		Outputs: []collector.Output{collector.NewJSONLines(io.Discard)}})
+	assert.ErrorContains(t, err, "Config.DisableAutoCommit is set")
 }
 
 // flaky fails its first failWrites writes and failFlushes flushes.
@@ -360,3 +373,40 @@ func (s *syncBuffer) bytes() []byte {
 }
 
 func (s *syncBuffer) String() string { return string(s.bytes()) }
+
+// countingFlushes counts its output's flushes.
+type countingFlushes struct {
+	collector.Output
+	flushes atomic.Int64
+}
+
+func (c *countingFlushes) Flush() error {
+	c.flushes.Add(1)
+	return c.Output.Flush()
+}
+
+// The outputs are flushed before each commit and at no other time: an
+// idle collector does not flush (nor, with --fsync, sync) at all. A
+// separate flush ticker used to flush every FlushInterval on top of the
+// commits' flushes, busy or idle.
+func TestOutputsFlushOnlyBeforeCommits(t *testing.T) {
+	e := newEnv(t)
+	e.publish("logs.api", logEvent("api", "l", 20, 1), logEvent("api", "l", 20, 2))
+	var buf syncBuffer
+	out := &countingFlushes{Output: collector.NewJSONLines(&buf)}
+	const interval = 20 * time.Millisecond
+	c, err := collector.New(e.app(), collector.Options{Patterns: []string{"logs.api"}, Group: e.group,
+		Outputs: []collector.Output{out}, FlushInterval: interval})
+	require.NoError(t, err)
+	r := start(t, c)
+	waitFor(t, "written and committed", func() bool {
+		return sum(testutil.Committed(t, e.brokers, e.group, e.prefix+"logs.api")) == 2
+	})
+	assert.Equal(t, 2, bytes.Count(buf.bytes(), []byte("\n")), "flushed before the commit")
+	idle := out.flushes.Load()
+	time.Sleep(25 * interval)
+	assert.Equal(t, idle, out.flushes.Load(), "no flush while idle")
+	require.NoError(t, r.stop(t))
+	s := c.Stats()
+	assert.Equal(t, s.Commits+s.CommitErrors, out.flushes.Load(), "one flush per commit")
+}

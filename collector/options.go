@@ -36,11 +36,12 @@ type Options struct {
 	// StartFromLatest starts a group with no committed offsets at the end
 	// of each partition. Default: from the earliest offset.
 	StartFromLatest bool
-	// FlushInterval is the longest an event waits in an output's buffer,
-	// and how often offsets are committed, each commit after the outputs
-	// have flushed (and synced, with FileOptions.Sync): a crash
-	// redelivers about this much. The application's Config.CommitInterval
-	// applies instead when it is shorter. Default: 1s.
+	// FlushInterval is how often offsets are committed, each commit
+	// after the outputs have flushed (and synced, with FileOptions.Sync):
+	// the longest an event waits in an output's buffer, and about what a
+	// crash redelivers. The application's Config.CommitInterval applies
+	// instead when it is shorter. An idle collector does not flush.
+	// Default: 1s; at least 1ms.
 	FlushInterval time.Duration
 	// Logger receives the collector's warnings (skipped messages, failing
 	// outputs). Default: the application's Config.Logger.
@@ -92,8 +93,8 @@ func (o *Options) validate() error {
 	if o.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("Concurrency is %d: want 0 (the default) or more", o.Concurrency))
 	}
-	if o.FlushInterval < 0 {
-		errs = append(errs, fmt.Errorf("FlushInterval is %v: want 0 (the default) or more", o.FlushInterval))
+	if o.FlushInterval < 0 || (o.FlushInterval > 0 && o.FlushInterval < time.Millisecond) {
+		errs = append(errs, fmt.Errorf("FlushInterval is %v: want 0 (the default) or 1ms or more", o.FlushInterval))
 	}
 	return errors.Join(errs...)
 }

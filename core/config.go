@@ -60,8 +60,8 @@ type Config struct {
 	BatchBytes int64
 
 	// BatchTimeout is how long a partial producer batch waits for more
-	// messages before it is sent. Default: 5ms (kafka-go's own default of
-	// one second would hold every waiting Publish for a second).
+	// messages before it is sent. Default: 5ms (the client's own default
+	// of one second would hold every waiting Publish for a second).
 	BatchTimeout time.Duration
 
 	// MaxBufferedMessages bounds the messages handed to the producer and not

@@ -20,13 +20,16 @@ import (
 //
 // Only answers that found the topic are kept, so a topic that does not
 // exist yet is asked for again and seen as soon as it is created. The
-// cached responses are shared; the Writer only reads them.
+// cached responses are shared; the Writer only reads them. At most
+// maxRememberedTopics answers are kept: a new one that finds the cache
+// full drops them all. The producer's answers live a second at most
+// anyway, so this costs at most one more request per topic, and no scan.
 type metadataCache struct {
 	next kafka.RoundTripper
 	ttl  time.Duration
 
 	mu     sync.RWMutex
-	topics map[string]cachedMetadata
+	topics map[string]cachedMetadata // guarded by mu; at most maxRememberedTopics
 }
 
 type cachedMetadata struct {
@@ -57,10 +60,19 @@ func (c *metadataCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.
 	}
 	if r, ok := resp.(*metadataAPI.Response); ok && foundTopic(r, topic) {
 		c.mu.Lock()
-		c.topics[topic] = cachedMetadata{resp: r, expires: now.Add(c.ttl)}
+		c.store(topic, cachedMetadata{resp: r, expires: now.Add(c.ttl)})
 		c.mu.Unlock()
 	}
 	return resp, nil
+}
+
+// store keeps e as topic's answer, making room first when the cache is
+// full. c.mu is held.
+func (c *metadataCache) store(topic string, e cachedMetadata) {
+	if _, ok := c.topics[topic]; !ok && len(c.topics) >= maxRememberedTopics {
+		clear(c.topics)
+	}
+	c.topics[topic] = e
 }
 
 // foundTopic reports whether r describes topic without an error.

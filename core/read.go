@@ -82,9 +82,9 @@ type ReadOptions struct {
 
 	// ReadCommitted reads with the read_committed isolation level: the
 	// broker returns no record of a transaction still open, so reading
-	// stops at the last stable offset. kafka-go, which core reads with,
-	// does not drop the records of aborted transactions nor hide the
-	// transaction markers (segmentio/kafka-go#1332): fn is given them.
+	// stops at the last stable offset. The client core reads with does
+	// not drop the records of aborted transactions nor hide the
+	// transaction markers: fn is given them.
 	// Default: false, read_uncommitted.
 	ReadCommitted bool
 
@@ -408,6 +408,9 @@ func (sr *streamRead) readPartition(ctx context.Context, dialer *kafka.Dialer, r
 	log := cfg.Logger.With("stream", sr.stream, "topic", sr.topic, "partition", r.partition)
 	isolation := kafka.ReadUncommitted
 	if sr.opts.ReadCommitted {
+		// kafka-go returns the records of aborted transactions and the
+		// transaction markers anyway (segmentio/kafka-go#1332), as the
+		// ReadCommitted doc says without naming the client.
 		isolation = kafka.ReadCommitted
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{

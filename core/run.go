@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -34,21 +35,18 @@ func (a *Application) Run(ctx context.Context) error {
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	// Handlers outlive runCtx by ShutdownTimeout, so that a stop lets them
 	// finish.
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHandlers()
-	go func() {
-		<-runCtx.Done()
-		t := time.NewTimer(a.cfg.ShutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelHandlers()
-		case <-handlerCtx.Done():
-		}
+	// The shutdown timer is Run's: it ends before Run returns, whichever
+	// way Run returns.
+	var timer sync.WaitGroup
+	defer func() {
+		stop()
+		cancelHandlers()
+		timer.Wait()
 	}()
+	timer.Go(func() { cancelAfterStop(runCtx, handlerCtx, a.cfg.ShutdownTimeout, cancelHandlers) })
 
 	consumers := make([]*consumer, len(subs))
 	for i, s := range subs {
@@ -81,4 +79,21 @@ func (a *Application) HealthCheck() error {
 		}
 	}
 	return nil
+}
+
+// cancelAfterStop calls cancel timeout after stopCtx ends, unless ctx
+// ends first. It returns when either has happened.
+func cancelAfterStop(stopCtx, ctx context.Context, timeout time.Duration, cancel context.CancelFunc) {
+	select {
+	case <-stopCtx.Done():
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancel()
+	case <-ctx.Done():
+	}
 }

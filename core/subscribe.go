@@ -94,10 +94,10 @@ type SubscribeOptions struct {
 	// DiscoveryInterval is how often topics are listed to find new ones
 	// matching the pattern. Default: Config.MetadataMaxAge (5s).
 	DiscoveryInterval time.Duration
-	// CommitInterval is how often finished offsets are committed.
-	// Default: Config.CommitInterval (5s). A consumer that makes its
-	// output durable in BeforeCommit sets it to how much it may redo
-	// after a crash.
+	// CommitInterval is how often finished offsets are committed, at
+	// least 1ms, as Config.CommitInterval. Default: Config.CommitInterval
+	// (5s). A consumer that makes its output durable in BeforeCommit sets
+	// it to how much it may redo after a crash.
 	CommitInterval time.Duration
 	// StartFromLatest starts a group that has no committed offset at the end
 	// of each partition. Default: from the earliest offset, as kafkaesk.
@@ -308,6 +308,10 @@ func subscribe[T any](r Registrar, s *Subscription, handler Handler[T], opts *Su
 	return s, nil
 }
 
+// minCommitInterval is the least CommitInterval, as Config's: a shorter
+// one would commit in a busy loop.
+const minCommitInterval = time.Millisecond
+
 func (o *SubscribeOptions) validate() error {
 	var errs []error
 	if o.Concurrency < 0 {
@@ -315,6 +319,8 @@ func (o *SubscribeOptions) validate() error {
 	}
 	if o.CommitInterval < 0 {
 		errs = append(errs, fmt.Errorf("CommitInterval %v is negative", o.CommitInterval))
+	} else if o.CommitInterval > 0 && o.CommitInterval < minCommitInterval {
+		errs = append(errs, fmt.Errorf("CommitInterval %v is less than allowed %v", o.CommitInterval, minCommitInterval))
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("Timeout %v is negative", o.Timeout))

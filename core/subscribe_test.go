@@ -115,3 +115,88 @@ func TestConsumeTenPublishedAfterStart(t *testing.T) {
 }
 
 func strconvItoa(i int) string { return string(rune('0' + i)) }
+
+// Bad SubscribeOptions are refused at Subscribe, each error naming the
+// field and its value; RetryForever is the one negative Retries allowed.
+func TestSubscribeOptionsNameTheFieldAtFault(t *testing.T) {
+	handler := func(context.Context, *core.Message[[]byte]) error { return nil }
+	for _, tt := range []struct {
+		name    string
+		opts    core.SubscribeOptions
+		wantErr string // "" for accepted
+	}{
+		{"zero value", core.SubscribeOptions{}, ""},
+		{"retry forever", core.SubscribeOptions{OnError: core.ErrorPolicy{Retries: core.RetryForever}}, ""},
+		{"retries below forever", core.SubscribeOptions{OnError: core.ErrorPolicy{Retries: -2}}, "OnError.Retries -2 is negative (RetryForever is -1)"},
+		{"commit interval", core.SubscribeOptions{CommitInterval: 250 * time.Millisecond}, ""},
+		{"negative commit interval", core.SubscribeOptions{CommitInterval: -time.Second}, "CommitInterval -1s is negative"},
+		// A nanosecond passed validation and committed in a busy loop.
+		{"commit interval below 1ms", core.SubscribeOptions{CommitInterval: time.Microsecond}, "CommitInterval 1µs is less than allowed 1ms"},
+		{"commit interval of 1ms", core.SubscribeOptions{CommitInterval: time.Millisecond}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sub, err := core.Subscribe(core.NewRouter(), "orders", "g", handler, &tt.opts)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				assert.NotNil(t, sub)
+				return
+			}
+			assert.Nil(t, sub)
+			assert.EqualError(t, err, `kafkaesk: subscription "orders" (group g): `+tt.wantErr)
+		})
+	}
+}
+
+// A subscription commits on its own CommitInterval; left zero, on the
+// application's Config.CommitInterval.
+func TestCommitIntervalDefaultsToTheApplications(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		app, sub time.Duration
+		want     bool // an interval commit within a few seconds
+	}{
+		{"the subscription's", time.Hour, 50 * time.Millisecond, true},
+		{"the application's by default", 50 * time.Millisecond, 0, true},
+		{"the application's hour by default", time.Hour, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := fastConsumerConfig()
+			cfg.CommitInterval = tt.app
+			app, _ := newTestApp(t, cfg)
+			handled := make(chan struct{}, 1)
+			commits := make(chan string, 100)
+			_, err := core.Subscribe(app, "stream", app.Topic("group"), func(context.Context, *core.Message[[]byte]) error {
+				handled <- struct{}{}
+				return nil
+			}, &core.SubscribeOptions{
+				CommitInterval: tt.sub,
+				AfterCommit: func(c core.Commit) {
+					if c.Err == nil {
+						commits <- c.Reason
+					}
+				},
+			})
+			require.NoError(t, err)
+			require.NoError(t, app.RawPublish(testContext(t), "stream", []byte(`{}`)))
+			run := startRun(t, app)
+			select {
+			case <-handled:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the message was not handled")
+			}
+
+			wait := 5 * time.Second
+			if !tt.want {
+				wait = time.Second // twenty of the short intervals
+			}
+			select {
+			case reason := <-commits:
+				assert.True(t, tt.want, "committed (%s) before an hour's interval", reason)
+				assert.Equal(t, "interval", reason)
+			case <-time.After(wait):
+				assert.False(t, tt.want, "no commit within %v", wait)
+			}
+			require.NoError(t, run.stop(t))
+		})
+	}
+}

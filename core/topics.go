@@ -19,7 +19,7 @@ type topicManager struct {
 	client *kafka.Client
 	cfg    *Config
 
-	known sync.Map // topic name → struct{}; positive only, as kafkaesk's cache
+	known topicSet // topics that exist; positive only, as kafkaesk's cache
 
 	mu       sync.Mutex
 	inflight map[string]*topicCreation // guarded by mu
@@ -38,19 +38,48 @@ func newTopicManager(client *kafka.Client, cfg *Config) *topicManager {
 	return &topicManager{client: client, cfg: cfg, inflight: map[string]*topicCreation{}}
 }
 
-func (m *topicManager) isKnown(topic string) bool {
-	_, ok := m.known.Load(topic)
+func (m *topicManager) isKnown(topic string) bool { return m.known.has(topic) }
+
+func (m *topicManager) markKnown(topic string) { m.known.add(topic) }
+
+// maxRememberedTopics bounds what core remembers per topic (the topics
+// known to exist, the metadata cache), so that a process publishing to
+// ever new streams does not grow without end. Forgetting is safe: a
+// forgotten topic is looked up again.
+const maxRememberedTopics = 10_000
+
+// topicSet is a set of topic names that forgets them all once it holds
+// maxRememberedTopics. Lookups take no lock; adds are serialised.
+type topicSet struct {
+	m  sync.Map // topic name → struct{}
+	mu sync.Mutex
+	n  int // entries in m; guarded by mu
+}
+
+func (s *topicSet) has(topic string) bool {
+	_, ok := s.m.Load(topic)
 	return ok
 }
 
-func (m *topicManager) markKnown(topic string) { m.known.Store(topic, struct{}{}) }
+func (s *topicSet) add(topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, loaded := s.m.LoadOrStore(topic, struct{}{}); loaded {
+		return
+	}
+	if s.n++; s.n > maxRememberedTopics {
+		s.m.Clear()
+		s.m.Store(topic, struct{}{})
+		s.n = 1
+	}
+}
 
 // ensure makes sure topic exists, creating it with the configured
 // partitions and replication factor and the given retention when it does
 // not. A topic that exists is left alone. It blocks until the topic exists
 // or ctx ends.
 func (m *topicManager) ensure(ctx context.Context, topic string, retention time.Duration) error {
-	if _, ok := m.known.Load(topic); ok {
+	if m.known.has(topic) {
 		return nil
 	}
 	m.mu.Lock()
@@ -68,7 +97,7 @@ func (m *topicManager) ensure(ctx context.Context, topic string, retention time.
 		c.err = m.create(cctx, topic, retention)
 		cancel()
 		if c.err == nil {
-			m.known.Store(topic, struct{}{})
+			m.known.add(topic)
 		}
 		m.mu.Lock()
 		delete(m.inflight, topic)

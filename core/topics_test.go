@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -156,4 +157,28 @@ func TestPingAnswersOnAReachableBroker(t *testing.T) {
 	require.NoError(t, err)
 	defer app.Close(context.Background())
 	require.NoError(t, app.Ping(context.Background()))
+}
+
+// The set of topics known to exist holds at most maxRememberedTopics, so
+// that a process publishing to ever new streams does not grow it without
+// end (it kept every topic ever published to). A full set forgets them
+// all: a forgotten topic is only looked up again.
+func TestTopicSetIsBounded(t *testing.T) {
+	var s topicSet
+	for i := range maxRememberedTopics {
+		s.add("t" + strconv.Itoa(i))
+	}
+	s.add("t0") // already there: not counted again
+	for _, topic := range []string{"t0", "t" + strconv.Itoa(maxRememberedTopics-1)} {
+		assert.True(t, s.has(topic), "%s is known", topic)
+	}
+	assert.Equal(t, maxRememberedTopics, s.n)
+
+	s.add("one more")
+	assert.True(t, s.has("one more"), "the newest topic is known")
+	assert.False(t, s.has("t0"), "a full set forgets the others")
+	assert.Equal(t, 1, s.n)
+	var left int
+	s.m.Range(func(any, any) bool { left++; return true })
+	assert.Equal(t, 1, left, "topics in the set")
 }
