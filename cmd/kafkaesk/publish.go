@@ -107,6 +107,9 @@ func runPublish(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	p.app = app
+	// The producer would create the topic on the first line; creating it
+	// now fails at once, with one error, when the broker refuses to,
+	// instead of once for every line read.
 	if err := app.EnsureStream(ctx, *stream, 0); err != nil {
 		closeApp(app)
 		return err
