@@ -192,13 +192,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 // checkDelivered says what is wrong unless all n events were acknowledged.
 func checkDelivered(got tally, err error, n int64) error {
-	if got.acked == n && got.failed == 0 && got.dropped == 0 {
+	if got.acked == n && got.failed == 0 && got.unknown == 0 && got.dropped == 0 {
 		return nil
 	}
 	if err == nil {
 		err = errors.New("no error reported")
 	}
-	return fmt.Errorf("%d of %d events acknowledged, %d failed, %d dropped: %w", got.acked, n, got.failed, got.dropped, err)
+	return fmt.Errorf("%d of %d events acknowledged, %d failed, %d of unknown outcome, %d dropped: %w", got.acked, n, got.failed, got.unknown, got.dropped, err)
 }
 
 // processCPU returns the CPU time (user and system) the process has used:

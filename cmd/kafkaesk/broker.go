@@ -13,7 +13,7 @@ func runBroker(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet("broker", brokerSynopsis, std)
 	port := fs.Int("port", defaultBrokerPort, "port to listen on, on 127.0.0.1; 0 picks a free port (printed at start)")
 	dataDir := fs.String("data-dir", "", "keep topics and offsets in this directory, so that they survive a restart (default: in memory)")
-	partitions := fs.Int("partitions", 1, "partitions of the topics the broker creates by itself (auto-creation)")
+	partitions := fs.Int("partitions", 1, "partitions of the topics the broker creates by itself, for clients that produce to a topic that does not exist\n(kafkaesk's own publishers create their topics with num_partitions of --kafka-settings, default 7)")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err

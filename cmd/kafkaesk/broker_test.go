@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 )
@@ -120,25 +122,51 @@ func TestBrokerDataDirSurvivesRestart(t *testing.T) {
 }
 
 // --partitions sets the partitions of topics the broker creates by itself,
-// as when a client produces to a topic that does not exist.
+// as when a client produces to a topic that does not exist. The client is
+// a plain kafka-go writer that leaves the creation to the broker: core's
+// producer creates a missing topic itself, with its own Config.Partitions
+// (num_partitions), so it never gets the broker's auto-creation.
 func TestBrokerPartitionsOfAutoCreatedTopics(t *testing.T) {
 	t.Parallel()
 	p, addr := startBrokerProc(t, "--partitions", "3")
-	app, err := core.New(core.Config{Brokers: []string{addr}})
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Transport: tr, AllowAutoTopicCreation: true, BatchTimeout: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := w.WriteMessages(ctx, kafka.Message{Topic: "auto", Value: []byte(`{"schema":"X:1","data":{}}`)})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	tr.CloseIdleConnections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.Partitions(t, []string{addr}, "auto"); len(got) != 3 {
+		t.Errorf("auto-created topic has partitions %v, want 3", got)
+	}
+	stopBrokerProc(t, p)
+}
+
+// kafkaesk's own publishers create a missing stream's topic themselves,
+// with num_partitions (default 7), whatever the broker's --partitions.
+func TestBrokerPartitionsDoNotApplyToKafkaeskPublishers(t *testing.T) {
+	t.Parallel()
+	p, addr := startBrokerProc(t, "--partitions", "3")
+	app, err := core.New(core.Config{Brokers: []string{addr}, Partitions: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = app.RawPublish(ctx, "auto", []byte(`{"schema":"X:1","data":{}}`))
+	err = app.RawPublish(ctx, "created", []byte(`{"schema":"X:1","data":{}}`))
 	if cerr := app.Close(ctx); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.Partitions(t, []string{addr}, "auto"); len(got) != 3 {
-		t.Errorf("auto-created topic has partitions %v, want 3", got)
+	if got := testutil.Partitions(t, []string{addr}, "created"); len(got) != 5 {
+		t.Errorf("topic created by the producer has partitions %v, want Config.Partitions 5", got)
 	}
 	stopBrokerProc(t, p)
 }

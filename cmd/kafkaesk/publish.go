@@ -31,9 +31,13 @@ const publishSynopsis = "--stream STREAM [--schema NAME:VERSION] [--schema-file 
 // raised with --kafka-settings), and reported per line too.
 const maxLineBytes = 64 << 20
 
-// flushTimeout bounds the wait for the acknowledgement of the messages
-// handed to the producer, once stdin ends or a signal arrives.
-const flushTimeout = 30 * time.Second
+// flushTimeout bounds the wait for the outcome of the messages handed to
+// the producer, once stdin ends or a signal arrives. The producer retries
+// retriable failures meanwhile; when the bound passes, Close gives up on
+// what is left and reports each message as failed (never sent, so not in
+// the topic) or with an unknown outcome (a request carried it). A
+// variable for the tests.
+var flushTimeout = 30 * time.Second
 
 // runPublish publishes JSON documents, from --data or one per stdin line,
 // to a stream, wrapped in the envelope of --schema or already enveloped.
@@ -103,12 +107,15 @@ func runPublish(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	p.app = app
+	// The producer would create the topic on the first line; creating it
+	// now fails at once, with one error, when the broker refuses to,
+	// instead of once for every line read.
 	if err := app.EnsureStream(ctx, *stream, 0); err != nil {
 		closeApp(app)
 		return err
 	}
 	if dataGiven {
-		p.send(ctx, "--data", dataValue)
+		_ = p.send(ctx, "--data", dataValue) // reported and counted by send
 		return p.finish(nil)
 	}
 	if f, ok := std.in.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
@@ -183,6 +190,8 @@ type publisher struct {
 	refused   atomic.Int64 // documents never handed to the producer
 	sent      atomic.Int64 // handed to the producer
 	published atomic.Int64 // acknowledged by the broker
+	failed    atomic.Int64 // reported failed by the producer: not in the topic
+	unknown   atomic.Int64 // reported with core.ErrOutcomeUnknown: may be in the topic
 
 	mu       sync.Mutex // guards errOut and finished
 	errOut   io.Writer
@@ -274,19 +283,29 @@ func describeValidation(err error) string {
 }
 
 // send hands value to the producer; label names the document in errors.
-func (p *publisher) send(ctx context.Context, label string, value []byte) {
+// It returns the error of a hand-over the producer refused (the document
+// is then counted and reported as refused), or nil.
+func (p *publisher) send(ctx context.Context, label string, value []byte) error {
 	done := func(err error) {
-		if err != nil {
+		switch {
+		case err == nil:
+			p.published.Add(1)
+		case errors.Is(err, core.ErrOutcomeUnknown):
+			p.unknown.Add(1)
 			p.reportf("%s: %v", label, err)
-			return
+		default:
+			// A message over the batch limit (core.ErrMessageTooLarge)
+			// comes here too, from the producer, not from the call.
+			p.failed.Add(1)
+			p.reportf("%s: %v", label, err)
 		}
-		p.published.Add(1)
 	}
 	if err := p.app.RawPublishAsync(ctx, p.stream, value, done, p.opts...); err != nil {
 		p.refuse(label, err)
-		return
+		return err
 	}
 	p.sent.Add(1)
+	return nil
 }
 
 // inputLine is one line of stdin, copied, or the error that ended the
@@ -340,9 +359,15 @@ func (p *publisher) publishLines(ctx context.Context, in io.Reader) error {
 			p.refuse(label, err)
 			continue
 		}
-		p.send(ctx, label, value)
+		err = p.send(ctx, label, value)
 		if ctx.Err() != nil {
 			return errInterrupted
+		}
+		if errors.Is(err, core.ErrBufferFull) {
+			// The producer took nothing for RequestTimeout: the broker
+			// is down or far too slow. Waiting as long again for each of
+			// the lines left would look like a hang.
+			return fmt.Errorf("stopped reading stdin at line %d: the producer's buffer stayed full (is the broker reachable?)", l.n)
 		}
 	}
 }
@@ -396,34 +421,43 @@ func readLines(in io.Reader, maxLen int, fn func(inputLine) bool) {
 // not a failure: the documents read so far are published.
 var errInterrupted = errors.New("interrupted before the end of stdin")
 
-// finish flushes what was handed to the producer, closes the application
-// and reports the counts. end is why the input ended early, or nil. It
-// returns an error when a document failed or the input could not be read.
+// finish waits for the outcome of what was handed to the producer,
+// closes the application and reports the counts. end is why the input
+// ended early, or nil. It returns an error when a document failed, its
+// outcome is unknown, or the input could not be read.
 func (p *publisher) finish(end error) error {
 	if p.app != nil {
-		// Messages already accepted go out even after a signal.
+		// Messages already accepted go out even after a signal. Flush and
+		// Close share one deadline: when it passes, Close gives up and
+		// reports every message left, each through its callback.
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		if err := p.app.Flush(ctx); err != nil {
-			p.reportf("kafkaesk publish: waiting for acknowledgements: %v", err)
+			p.reportf("kafkaesk publish: gave up waiting for acknowledgements after %v: %v", flushTimeout, err)
+		}
+		if err := p.app.Close(ctx); err != nil && ctx.Err() == nil {
+			p.reportf("kafkaesk publish: %v", err)
 		}
 		cancel()
-		closeApp(p.app)
 	}
 	p.mu.Lock()
 	p.finished = true
 	p.mu.Unlock()
-	published := p.published.Load()
-	// A message handed over and never completed, when the flush timed
-	// out, failed too.
-	failed := p.sent.Load() - published + p.refused.Load()
+	published, unknown := p.published.Load(), p.unknown.Load()
+	failed := p.failed.Load() + p.refused.Load()
+	// Close reports every message it held; one whose report never came
+	// is not known to be out of the topic.
+	unknown += p.sent.Load() - published - p.failed.Load() - p.unknown.Load()
 	summary := fmt.Sprintf("published %d, failed %d to %s", published, failed, p.stream)
+	if unknown > 0 {
+		summary += fmt.Sprintf("; %d with an unknown outcome, which may be in the topic", unknown)
+	}
 	switch {
 	case errors.Is(end, errInterrupted):
 		summary += " (" + end.Error() + ")"
 	case end != nil:
 		return fmt.Errorf("%s; %w", summary, end)
 	}
-	if failed > 0 {
+	if failed > 0 || unknown > 0 {
 		return errors.New(summary)
 	}
 	fmt.Fprintf(p.errOut, "kafkaesk publish: %s\n", summary)

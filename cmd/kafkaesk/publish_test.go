@@ -320,6 +320,94 @@ func TestPublishLineOverBatchLimit(t *testing.T) {
 	}
 }
 
+// shortFlush makes publish wait at most d for outcomes, for one test,
+// which must not run in parallel with others.
+func shortFlush(t *testing.T, d time.Duration) {
+	was := flushTimeout
+	flushTimeout = d
+	t.Cleanup(func() { flushTimeout = was })
+}
+
+// While the broker refuses every write with a retriable error, publish
+// retries until its flush deadline, then reports each line as failed (none
+// reached the topic), exits 1, and takes no longer than the deadline.
+func TestPublishRetriesThenFailsWhileTheBrokerRefuses(t *testing.T) {
+	shortFlush(t, 2*time.Second)
+	broker := kafkaesktest.New(t, nil)
+	prefix := kafkaesktest.TopicPrefix(t)
+	createStream(t, broker.Brokers(), prefix, "s")
+	resume := broker.Pause()
+	defer resume()
+	start := time.Now()
+	_, stderr, code := runMain(context.Background(), "{\"n\":1}\n{\"n\":2}\n",
+		"publish", "--kafka-servers", broker.Addr(), "--topic-prefix", prefix, "--stream", "s", "--schema", "N:1")
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("took %v, want about the 2s flush deadline", elapsed)
+	}
+	if code != 1 || !strings.Contains(stderr, "stdin:1: ") || !strings.Contains(stderr, "stdin:2: ") ||
+		!strings.Contains(stderr, "published 0, failed 2 to s\n") || strings.Contains(stderr, "unknown") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1, both lines failed, none unknown", code, stderr)
+	}
+	resume()
+	if got := testutil.MessageCount(t, broker.Brokers(), prefix+"s"); got != 0 {
+		t.Errorf("topic holds %d messages; a line reported failed must not be in it", got)
+	}
+}
+
+// When the flush deadline passes while a request carrying the lines is
+// unanswered, their outcome is unknown: publish says so, apart from the
+// failures, and exits 1. They may be in the topic after all (here, they
+// are once the broker answers).
+func TestPublishReportsUnknownOutcomes(t *testing.T) {
+	shortFlush(t, time.Second)
+	broker := kafkaesktest.New(t, nil)
+	prefix := kafkaesktest.TopicPrefix(t)
+	createStream(t, broker.Brokers(), prefix, "s")
+	release := broker.SlowProduce(time.Hour)
+	defer release()
+	start := time.Now()
+	_, stderr, code := runMain(context.Background(), "{\"n\":1}\n{\"n\":2}\n",
+		"publish", "--kafka-servers", broker.Addr(), "--topic-prefix", prefix, "--stream", "s", "--schema", "N:1")
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("took %v, want about the 1s flush deadline", elapsed)
+	}
+	if code != 1 || !strings.Contains(stderr, "stdin:1: ") || !strings.Contains(stderr, core.ErrOutcomeUnknown.Error()) ||
+		!strings.Contains(stderr, "published 0, failed 0 to s; 2 with an unknown outcome, which may be in the topic") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and both lines unknown, not failed", code, stderr)
+	}
+	release()
+	if got := readValues(t, broker.Brokers(), prefix+"s", 2); len(got) != 2 {
+		t.Errorf("after the broker answered, the topic holds %q", got)
+	}
+}
+
+// When the producer's buffer stays full for a request timeout, publish
+// stops reading stdin instead of waiting as long again for every line
+// left, and exits 1 saying where it stopped.
+func TestPublishStopsReadingWhenTheBufferStaysFull(t *testing.T) {
+	shortFlush(t, time.Second)
+	broker := kafkaesktest.New(t, nil)
+	prefix := kafkaesktest.TopicPrefix(t)
+	createStream(t, broker.Brokers(), prefix, "s")
+	resume := broker.Pause()
+	defer resume()
+	var in strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&in, "{\"n\":%d}\n", i)
+	}
+	start := time.Now()
+	_, stderr, code := runMain(context.Background(), in.String(),
+		"publish", "--kafka-servers", broker.Addr(), "--topic-prefix", prefix, "--stream", "s", "--schema", "N:1",
+		"--kafka-settings", `{"max_buffered_messages":2,"request_timeout_ms":500}`)
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("took %v, want about a request timeout and the flush deadline", elapsed)
+	}
+	if code != 1 || !strings.Contains(stderr, "stdin:3: ") || !strings.Contains(stderr, "stopped reading stdin at line 3") ||
+		!strings.Contains(stderr, "published 0, failed 3 to s") || strings.Contains(stderr, "stdin:4: ") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1, stopped at line 3", code, stderr)
+	}
+}
+
 // A signal while publish waits for stdin stops it at once; what was read
 // is published, and the stop is not a failure.
 func TestPublishStopsOnSignalWhileReading(t *testing.T) {

@@ -116,7 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	code := serve(ctx, logger, *addr, *traffic, stdout)
 
-	// Deliver what is queued; past the timeout, the rest is lost and counted.
+	// Deliver what is queued. Past the timeout Close says how many events
+	// are left; they stay with app, whose Close (deferred) retries them for
+	// another stopTimeout and then gives up on each, as failed (not in the
+	// topic) or of unknown outcome (a request carried it: it may be).
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	if err := kafka.Close(closeCtx); err != nil {

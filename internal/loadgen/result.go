@@ -25,12 +25,15 @@ type Result struct {
 	LoadSeconds  float64 `json:"load_s"`  // how long the goroutines logged
 	DrainSeconds float64 `json:"drain_s"` // then how long until the queue was empty
 
+	// Sent = Acknowledged + Dropped + Failed + Unknown once drained, as
+	// sloghandler.Stats counts them: nothing is queued after Close.
 	Sent             int64   `json:"sent"` // log calls handed to the handler
 	SentPerSecond    float64 `json:"sent_per_s"`
 	Acknowledged     int64   `json:"acknowledged"`
 	AckedPerSecond   float64 `json:"acknowledged_per_s"` // over the load and the drain
 	Dropped          int64   `json:"dropped"`
-	Failed           int64   `json:"failed"` // not delivered by the end of the drain
+	Failed           int64   `json:"failed"`  // not delivered, and not in the topic
+	Unknown          int64   `json:"unknown"` // given up on while a request carried it: may be in the topic
 	LatencyP50Micro  float64 `json:"latency_p50_us"`
 	LatencyP99Micro  float64 `json:"latency_p99_us"`
 	LatencyP999Micro float64 `json:"latency_p99_9_us"`
@@ -95,6 +98,7 @@ func (g *generator) result(r *loadRun) *Result {
 		Acknowledged:     r.final.Published,
 		Dropped:          r.final.Dropped,
 		Failed:           r.final.Failed,
+		Unknown:          r.final.Unknown,
 		LatencyP50Micro:  micros(r.latency.p50),
 		LatencyP99Micro:  micros(r.latency.p99),
 		LatencyP999Micro: micros(r.latency.p999),
@@ -168,6 +172,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "acknowledged\t%s events\t%s/s (drained in %.2fs)\n", commas(r.Acknowledged), commas(int64(r.AckedPerSecond)), r.DrainSeconds)
 	fmt.Fprintf(tw, "dropped\t%s events\t%.2f%%\n", commas(r.Dropped), percent(r.Dropped, r.Sent))
 	fmt.Fprintf(tw, "failed\t%s events\n", commas(r.Failed))
+	if r.Unknown > 0 {
+		fmt.Fprintf(tw, "outcome unknown\t%s events (given up on while a request carried them: they may be in the topic)\n", commas(r.Unknown))
+	}
 	fmt.Fprintf(tw, "caller latency\tp50 %s\tp99 %s\tp99.9 %s\tmax %s\n",
 		fmtMicros(r.LatencyP50Micro), fmtMicros(r.LatencyP99Micro), fmtMicros(r.LatencyP999Micro), fmtMicros(r.LatencyMaxMicro))
 	if bl := r.Baseline; bl != nil {

@@ -80,6 +80,18 @@ func TestWriteTextPrintsEveryMeasure(t *testing.T) {
 	assert.NotContains(t, out.String(), "close", "no close error")
 }
 
+// Events given up on while a request carried them are counted apart from
+// the failed ones, and the line appears only when there are some.
+func TestWriteTextCountsUnknownOutcomesApart(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, (&Result{Scenario: "none", Sent: 10, Acknowledged: 5, Failed: 2, Unknown: 3}).WriteText(&out))
+	assert.Contains(t, out.String(), "failed           2 events\n")
+	assert.Contains(t, out.String(), "outcome unknown  3 events (given up on while a request carried them: they may be in the topic)\n")
+	out.Reset()
+	require.NoError(t, (&Result{Scenario: "none"}).WriteText(&out))
+	assert.NotContains(t, out.String(), "outcome unknown")
+}
+
 // The summary says which share of the probed capacity was loaded: twice
 // for burst, where it used to say half for every scenario.
 func TestWriteTextGivesTheLoadedShare(t *testing.T) {

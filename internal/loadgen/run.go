@@ -39,6 +39,9 @@ func Run(ctx context.Context, app *core.Application, opts Options) (*Result, err
 	}
 	g := &generator{opts: &o, app: app, prog: newProgress(o.Progress), rate: o.Rate}
 
+	// The producer would create the topic on the first event; creating it
+	// here keeps the creation out of what the probe and the load measure,
+	// and makes a broker that cannot create it an error before they start.
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	err := app.EnsureStream(cctx, o.Stream, 0)
 	cancel()
@@ -198,7 +201,7 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 
 	dctx, cancel := context.WithTimeout(context.Background(), o.DrainTimeout)
 	defer cancel()
-	_ = h.Flush(dctx) // a timeout shows as events still queued, then failed by Close
+	_ = h.Flush(dctx) // a timeout shows as events still queued, then failed or unknown by Close
 	drainEnd := time.Now()
 	closeErr := h.Close(dctx)
 	mon.stop()
