@@ -40,7 +40,6 @@ func newTopicManager(client *kafka.Client, cfg *Config) *topicManager {
 
 func (m *topicManager) isKnown(topic string) bool { return m.known.has(topic) }
 
-
 // maxRememberedTopics bounds what core remembers per topic (the topics
 // known to exist, the metadata cache), so that a process publishing to
 // ever new streams does not grow without end. Forgetting is safe: a
