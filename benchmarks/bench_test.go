@@ -54,13 +54,14 @@ var perCallHandlers = []struct {
 }
 
 // perCallSloghandler is set up as sloghandler's own cold BenchmarkHandle:
-// its worker cannot reach Kafka and its queue has room for the n calls,
+// its producer cannot reach Kafka and its queue has room for the n calls,
 // so that every call takes the whole encode and enqueue path, into a new
 // buffer (no acknowledged one to reuse), and none is dropped; the cleanup
-// fails the benchmark if any was. The queue grows with n, which if
+// fails the benchmark if any was. The queue, and the application's producer
+// buffer (MaxBufferedMessages), grow with n, which if
 // anything costs the calls more (the GC's work).
 func perCallSloghandler(tb testing.TB, n int) slog.Handler {
-	app, err := core.New(core.Config{Brokers: []string{"127.0.0.1:1"}, Logger: slog.New(slog.DiscardHandler)})
+	app, err := core.New(core.Config{Brokers: []string{"127.0.0.1:1"}, MaxBufferedMessages: max(n, 1), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

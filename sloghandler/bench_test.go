@@ -27,7 +27,7 @@ import (
 // the steady state. On an unreachable broker nothing is acknowledged and
 // every call encodes into a scratch buffer and copies the event out: the cold path.
 func benchHandler(b *testing.B, brokers []string, n int) *sloghandler.Handler {
-	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(b), Logger: slog.New(slog.DiscardHandler)})
+	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(b), MaxBufferedMessages: max(n, 1), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
