@@ -72,51 +72,13 @@ func (o *outcomes) check(t *testing.T, brokers []string, topic string, values []
 	return delivered, failed, unknown
 }
 
-// restartableBroker is an embedded broker that can be stopped and started
-// again on the same port with its data.
-type restartableBroker struct {
-	t    *testing.T
-	port int
-	dir  string
-	mu   sync.Mutex
-	b    *kafkaesktest.Broker
-}
-
-func newRestartableBroker(t *testing.T) *restartableBroker {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &restartableBroker{t: t, port: l.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
-	l.Close()
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *restartableBroker) start() {
-	b, err := kafkaesktest.Start(&kafkaesktest.Options{Port: r.port, DataDir: r.dir})
-	require.NoError(r.t, err)
-	r.mu.Lock()
-	r.b = b
-	r.mu.Unlock()
-}
-
-func (r *restartableBroker) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.b.Close()
-}
-
-func (r *restartableBroker) brokers() []string {
-	return []string{"127.0.0.1:" + strconv.Itoa(r.port)}
-}
-
 // A broker stopped and started again while four goroutines publish: every
 // message accepted by PublishAsync is reported once, the delivered ones
 // are in the topic and the failed ones are not.
 func TestBrokerRestartUnderLoadReportsEveryMessageOnce(t *testing.T) {
-	broker := newRestartableBroker(t)
+	broker := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
 	app, err := core.New(core.Config{
-		Brokers:         broker.brokers(),
+		Brokers:         broker.Brokers(),
 		TopicPrefix:     kafkaesktest.TopicPrefix(t),
 		Partitions:      3,
 		RetryBackoffMax: 200 * time.Millisecond,
@@ -149,13 +111,13 @@ func TestBrokerRestartUnderLoadReportsEveryMessageOnce(t *testing.T) {
 		})
 	}
 	require.Eventually(t, func() bool { return published.Load() > goroutines*each/4 }, 20*time.Second, time.Millisecond)
-	broker.stop()
+	start := broker.Stop()
 	time.Sleep(time.Second)
-	broker.start()
+	require.NoError(t, start())
 	wg.Wait()
 	require.NoError(t, app.Flush(ctx))
 
-	delivered, failed, unknown := o.check(t, broker.brokers(), app.Topic("load"), values)
+	delivered, failed, unknown := o.check(t, broker.Brokers(), app.Topic("load"), values)
 	t.Logf("delivered %d, failed %d, unknown %d; %+v", delivered, failed, unknown, app.ProducerStats())
 	assert.Equal(t, goroutines*each, delivered, "retriable failures are retried until delivered")
 	s := app.ProducerStats()
@@ -163,7 +125,7 @@ func TestBrokerRestartUnderLoadReportsEveryMessageOnce(t *testing.T) {
 	assert.Equal(t, s.Accepted, s.Delivered+s.Failed+s.Unknown)
 
 	// Per key, the first copy of each message comes in publishing order.
-	msgs := testutil.ReadTopic(t, broker.brokers(), app.Topic("load"), int(testutil.MessageCount(t, broker.brokers(), app.Topic("load"))), time.Minute)
+	msgs := testutil.ReadTopic(t, broker.Brokers(), app.Topic("load"), int(testutil.MessageCount(t, broker.Brokers(), app.Topic("load"))), time.Minute)
 	seen := map[string]bool{}
 	last := map[string]string{}
 	outOfOrder := 0

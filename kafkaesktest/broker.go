@@ -21,7 +21,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,9 +83,12 @@ func (s SASL) opts() ([]kfake.Opt, error) {
 // Broker is a running embedded single-node Kafka broker.
 // Its methods are safe for concurrent use.
 type Broker struct {
-	cluster *kfake.Cluster
-	addr    string
-	once    sync.Once
+	opts Options // as started, with the port it listens on
+	addr string
+
+	mu      sync.Mutex
+	cluster *kfake.Cluster // nil while stopped
+	closed  bool
 }
 
 // Start starts an embedded broker. Close it when done.
@@ -95,6 +100,22 @@ func Start(opts *Options) (*Broker, error) {
 	if o.Partitions == 0 {
 		o.Partitions = 1
 	}
+	cluster, err := o.start()
+	if err != nil {
+		return nil, err
+	}
+	addrs := cluster.ListenAddrs()
+	if len(addrs) == 0 {
+		cluster.Close()
+		return nil, fmt.Errorf("kafkaesktest: broker started without a listener")
+	}
+	_, port, _ := net.SplitHostPort(addrs[0])
+	o.Port, _ = strconv.Atoi(port)
+	return &Broker{opts: o, addr: addrs[0], cluster: cluster}, nil
+}
+
+// start starts a cluster as o says.
+func (o Options) start() (*kfake.Cluster, error) {
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1), // a single broker, as a default local Kafka: RF 3 is refused
 		kfake.AllowAutoTopicCreation(),
@@ -116,12 +137,7 @@ func Start(opts *Options) (*Broker, error) {
 		}
 		return nil, fmt.Errorf("kafkaesktest: start broker: %w", err)
 	}
-	addrs := cluster.ListenAddrs()
-	if len(addrs) == 0 {
-		cluster.Close()
-		return nil, fmt.Errorf("kafkaesktest: broker started without a listener")
-	}
-	return &Broker{cluster: cluster, addr: addrs[0]}, nil
+	return cluster, nil
 }
 
 // New starts an embedded broker for the test and closes it when the test
@@ -146,7 +162,11 @@ func (b *Broker) Brokers() []string { return []string{b.addr} }
 // partition gets: how many it holds, truncation aside. It is -1 for a
 // partition that does not exist.
 func (b *Broker) HighWatermark(topic string, partition int) int64 {
-	p := b.cluster.PartitionInfo(topic, int32(partition))
+	c := b.current()
+	if c == nil {
+		return -1
+	}
+	p := c.PartitionInfo(topic, int32(partition))
 	if p == nil {
 		return -1
 	}
@@ -154,7 +174,50 @@ func (b *Broker) HighWatermark(topic string, partition int) int64 {
 }
 
 // Close stops the broker. Closing twice is safe.
-func (b *Broker) Close() { b.once.Do(b.cluster.Close) }
+func (b *Broker) Close() {
+	b.mu.Lock()
+	c := b.cluster
+	b.cluster, b.closed = nil, true
+	b.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// Stop stops the broker as a crash would: its connections drop and its
+// port refuses new ones. start starts it again on the same port, with
+// the data of Options.DataDir (without one, it starts empty); it fails
+// if the port was taken meanwhile, and does nothing after Close or a
+// second time. Fault injection controls do not survive a restart.
+func (b *Broker) Stop() (start func() error) {
+	b.mu.Lock()
+	c := b.cluster
+	b.cluster = nil
+	b.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	return sync.OnceValue(func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.closed || b.cluster != nil {
+			return nil
+		}
+		c, err := b.opts.start()
+		if err != nil {
+			return err
+		}
+		b.cluster = c
+		return nil
+	})
+}
+
+// current returns the running cluster, nil while stopped.
+func (b *Broker) current() *kfake.Cluster {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cluster
+}
 
 // Brokers returns the bootstrap list integration tests run against: the
 // cluster in KAFKA_BROKERS when it is set, otherwise a new embedded broker

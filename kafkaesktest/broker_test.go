@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 )
 
@@ -163,4 +164,30 @@ func TestBrokerWithABadSASLOptionDoesNotStart(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), tt.want)
 	}
+}
+
+// Stop drops the broker's connections and refuses new ones; start brings
+// it back on the same address with what its DataDir held.
+func TestStopAndStartKeepsTheDataDir(t *testing.T) {
+	b := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
+	conn, err := kafka.Dial("tcp", b.Addr())
+	require.NoError(t, err)
+	require.NoError(t, conn.CreateTopics(kafka.TopicConfig{Topic: "kept", NumPartitions: 1, ReplicationFactor: 1}))
+	conn.Close()
+	testutil.Produce(t, b.Brokers(), "kept", [][]byte{[]byte("a"), []byte("b")})
+	require.Equal(t, int64(2), b.HighWatermark("kept", 0))
+
+	start := b.Stop()
+	_, err = net.DialTimeout("tcp", b.Addr(), time.Second)
+	require.Error(t, err, "a stopped broker refuses connections")
+	assert.Equal(t, int64(-1), b.HighWatermark("kept", 0))
+	assert.ErrorContains(t, b.Truncate("kept"), "the broker is stopped")
+
+	require.NoError(t, start())
+	require.NoError(t, start(), "a second start does nothing")
+	assert.Equal(t, int64(2), b.HighWatermark("kept", 0), "the data survived")
+	testutil.Produce(t, b.Brokers(), "kept", [][]byte{[]byte("c")})
+	assert.Equal(t, int64(3), b.HighWatermark("kept", 0))
+	b.Close()
+	assert.NoError(t, b.Stop()(), "start after Close does nothing")
 }

@@ -22,7 +22,9 @@ import (
 // requests are answered as usual, so clients stay connected and see the
 // broker recover as soon as the control is undone. Controls may overlap (a
 // slow broker that is also paused); each undo function undoes its own
-// control only and is safe to call more than once.
+// control only and is safe to call more than once. Controls act on the
+// running broker: installed while it is stopped, they do nothing, and a
+// restart (Stop) drops them.
 
 // SlowProduce makes the broker answer every produce request d later than
 // it would, until restore is called. Requests on one connection queue
@@ -35,7 +37,10 @@ func (b *Broker) SlowProduce(d time.Duration) (restore func()) {
 	if d <= 0 {
 		return func() {}
 	}
-	c := b.cluster
+	c := b.current()
+	if c == nil {
+		return func() {} // stopped: controls do not survive a restart anyway
+	}
 	stop := make(chan struct{})
 	var stopped atomic.Bool
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -73,7 +78,11 @@ var ErrPaused = kerr.NotEnoughReplicas
 // connections and metadata stay valid, so that writes go through again
 // on the first retry after resume.
 func (b *Broker) Pause() (resume func()) {
-	h := b.cluster.Fault(kfake.Fault{
+	c := b.current()
+	if c == nil {
+		return func() {}
+	}
+	h := c.Fault(kfake.Fault{
 		Keys:  []kmsg.Key{kmsg.Produce},
 		Err:   ErrPaused,
 		Count: -1, // until removed
@@ -87,7 +96,11 @@ func (b *Broker) Pause() (resume func()) {
 func (b *Broker) CountProduce() (count func() int64, stop func()) {
 	var n atomic.Int64
 	var stopped atomic.Bool
-	b.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+	c := b.current()
+	if c == nil {
+		return n.Load, func() {}
+	}
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		if !stopped.Load() {
 			n.Add(1)
 		}
@@ -105,13 +118,17 @@ func (b *Broker) CountProduce() (count func() int64, stop func()) {
 // hold everything they produce in memory. A topic that does not exist is
 // an error.
 func (b *Broker) Truncate(topic string) error {
-	parts := b.cluster.PartitionInfos(topic)
+	c := b.current()
+	if c == nil {
+		return fmt.Errorf("kafkaesktest: truncate %s: the broker is stopped", topic)
+	}
+	parts := c.PartitionInfos(topic)
 	if len(parts) == 0 {
 		return fmt.Errorf("kafkaesktest: truncate %s: %w", topic, kerr.UnknownTopicOrPartition)
 	}
 	var errs []error
 	for _, p := range parts {
-		if err := b.cluster.DeleteRecords(topic, p.Partition, -1); err != nil {
+		if err := c.DeleteRecords(topic, p.Partition, -1); err != nil {
 			errs = append(errs, fmt.Errorf("kafkaesktest: truncate %s partition %d: %w", topic, p.Partition, err))
 		}
 	}

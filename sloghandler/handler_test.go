@@ -96,14 +96,7 @@ func TestHundredThousandEventsFromEightGoroutinesArriveInOrder(t *testing.T) {
 // the queued events (up to the queue size) are delivered when the broker
 // is back, the rest are counted as dropped, and nothing else is lost.
 func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	broker, err := kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dir})
-	require.NoError(t, err)
-	defer func() { broker.Close() }()
+	broker := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
 
 	app := newApp(t, broker.Brokers())
 	var warnings syncBuffer
@@ -117,7 +110,7 @@ func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
 	}
 	require.NoError(t, h.Flush(ctx))
 
-	broker.Close()
+	start := broker.Stop()
 	const down = 5000
 	var slowest time.Duration
 	durations := make([]time.Duration, 0, down)
@@ -137,8 +130,7 @@ func TestBrokerDownKeepsCallersFastAndDeliversTheQueueAfterwards(t *testing.T) {
 	assert.Less(t, slowest, 50*time.Millisecond, "no call waits for Kafka")
 	assert.Equal(t, 1, strings.Count(warnings.String(), "Queue hit max log queue size"), "one drop warning per 30 s:\n%s", warnings.String())
 
-	broker, err = kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dir})
-	require.NoError(t, err)
+	require.NoError(t, start())
 	require.NoError(t, h.Flush(ctx))
 	s = h.Stats()
 	assert.Zero(t, s.Failed)
@@ -402,14 +394,7 @@ func TestOversizedEventsFailWithoutBlockingTheQueue(t *testing.T) {
 // event is published (the producer retries) and in the topic, and Stats
 // accounts for all of them.
 func TestBrokerRestartUnderLoadDeliversEveryEvent(t *testing.T) {
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	broker, err := kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dir})
-	require.NoError(t, err)
-	defer func() { broker.Close() }()
+	broker := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
 
 	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: kafkaesktest.TopicPrefix(t), Partitions: 1,
 		RetryBackoffMax: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -433,10 +418,9 @@ func TestBrokerRestartUnderLoadDeliversEveryEvent(t *testing.T) {
 		})
 	}
 	require.Eventually(t, func() bool { return count.Load() > goroutines*each/4 }, 30*time.Second, time.Millisecond)
-	broker.Close()
+	start := broker.Stop()
 	time.Sleep(time.Second)
-	broker, err = kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dir})
-	require.NoError(t, err)
+	require.NoError(t, start())
 	logged.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
