@@ -67,12 +67,13 @@ func (b *Broker) SlowProduce(d time.Duration) (restore func()) {
 	})
 }
 
-// ErrPaused is the error a paused broker answers produce requests with:
-// NOT_ENOUGH_REPLICAS (code 19), which every Kafka client retries.
-var ErrPaused = kerr.NotEnoughReplicas
+// PausedErrorCode is the Kafka error code a paused broker answers
+// produce requests with: NOT_ENOUGH_REPLICAS (19), which every Kafka
+// client retries.
+const PausedErrorCode = 19
 
 // Pause makes the broker refuse every produce request, until resume is
-// called: each partition of each request is answered with [ErrPaused]
+// called: each partition of each request is answered with [PausedErrorCode]
 // and nothing is written. To a producer this is an outage (its writes
 // fail and are retried, and what it buffers meanwhile piles up) while its
 // connections and metadata stay valid, so that writes go through again
@@ -84,7 +85,7 @@ func (b *Broker) Pause() (resume func()) {
 	}
 	h := c.Fault(kfake.Fault{
 		Keys:  []kmsg.Key{kmsg.Produce},
-		Err:   ErrPaused,
+		Err:   kerr.ErrorForCode(PausedErrorCode).(*kerr.Error),
 		Count: -1, // until removed
 	})
 	return sync.OnceFunc(h.Remove)

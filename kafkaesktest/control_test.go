@@ -48,7 +48,7 @@ func TestControlPauseRefusesProduceUntilResume(t *testing.T) {
 	require.Len(t, werrs, 1)
 	require.ErrorIs(t, werrs[0], kafka.NotEnoughReplicas, "a paused broker refuses produce requests")
 	assert.True(t, kafka.NotEnoughReplicas.Temporary(), "clients retry the error of a paused broker")
-	assert.Equal(t, kafkaesktest.ErrPaused.Code, int16(kafka.NotEnoughReplicas))
+	assert.Equal(t, kafkaesktest.PausedErrorCode, int(kafka.NotEnoughReplicas))
 	assert.Equal(t, int64(1), b.Cluster().PartitionInfo("paused", 0).HighWatermark, "nothing written while paused")
 
 	resume()
