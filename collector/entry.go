@@ -21,14 +21,15 @@ type Entry struct {
 	// CRITICAL), 0 when it has none.
 	Level int
 
-	view *record.EventView // the collector's scan of Record.Value, or nil
+	view record.EventView // the collector's scan of Record.Value, if scanned
 }
 
 // Event decodes the whole event, for outputs that need more than Data.
-// It decodes from the collector's one scan of the message, without
-// reading the JSON again.
+// It decodes from the collector's scan of the message: the event's data
+// is walked once more, but neither the envelope read nor the JSON
+// validated again.
 func (e *Entry) Event() (*record.Event, error) {
-	if e.view != nil {
+	if e.view.Data != nil {
 		return e.view.Event()
 	}
 	return record.DecodeEvent(e.Record.Value)
