@@ -232,8 +232,8 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 	st := c.streamOf(rec.Topic)
 	st.received.Add(1)
 
-	// The view stays on the stack: the scan keeps no list of members,
-	// and an event dropped by the filters costs no allocation.
+	// The view stays on the stack: the scan keeps no list of members.
+	// The entry keeps of it only what Entry.Event needs.
 	var v record.EventView
 	if err := record.ScanEvent(rec.Value, &v); err != nil {
 		return c.notLogEvent(ctx, m, st, strings.TrimPrefix(err.Error(), record.ErrNotLogEvent.Error()+": "))
@@ -250,7 +250,7 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 		}
 		data = line.Bytes()
 	}
-	e := Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, view: v}
+	e := Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, schema: v.Schema, raw: v.Data}
 	for _, o := range c.outputs {
 		if err := c.write(ctx, o, &e); err != nil {
 			return err

@@ -55,8 +55,8 @@ func DecodeEvent(value []byte) (*Event, error) {
 // Event decodes the event v holds. The base fields must be of the types
 // EventSchemaJSON gives them, each time a key is repeated; the last value
 // of a key counts, and Order keeps a repeated key's first place. The
-// event shares no memory with the message. Event walks v.Data once more,
-// without validating it again.
+// event shares no memory with the message. Event reads only v.Schema
+// and v.Data, walking Data once more without validating it again.
 func (v *EventView) Event() (*Event, error) {
 	e := &Event{Schema: jsonscan.Text(v.Schema, false)}
 	var data []byte // one copy of v.Data, that Fields point into
