@@ -232,12 +232,13 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 	st := c.streamOf(rec.Topic)
 	st.received.Add(1)
 
-	v := viewPool.Get().(*record.EventView)
-	defer viewPool.Put(v)
-	if err := record.ScanEvent(rec.Value, v); err != nil {
+	// The view stays on the stack: the scan keeps no list of members.
+	// The entry keeps of it only what Entry.Event needs.
+	var v record.EventView
+	if err := record.ScanEvent(rec.Value, &v); err != nil {
 		return c.notLogEvent(ctx, m, st, strings.TrimPrefix(err.Error(), record.ErrNotLogEvent.Error()+": "))
 	}
-	if reason := c.filter(st, v); reason >= 0 {
+	if reason := c.filter(st, &v); reason >= 0 {
 		c.dropped[reason].Add(1)
 		return nil
 	}
@@ -249,7 +250,7 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 		}
 		data = line.Bytes()
 	}
-	e := Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, view: v}
+	e := Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, schema: v.Schema, raw: v.Data}
 	for _, o := range c.outputs {
 		if err := c.write(ctx, o, &e); err != nil {
 			return err
@@ -258,10 +259,6 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 	c.written.Add(1)
 	return nil
 }
-
-// viewPool holds the views events are scanned into, so that scanning
-// allocates nothing once a view has grown to the events' size.
-var viewPool = sync.Pool{New: func() any { return new(record.EventView) }}
 
 // filter returns why the event is dropped, or -1.
 func (c *Collector) filter(st *streamState, v *record.EventView) int {

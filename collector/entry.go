@@ -21,15 +21,20 @@ type Entry struct {
 	// CRITICAL), 0 when it has none.
 	Level int
 
-	view *record.EventView // the collector's scan of Record.Value, or nil
+	// schema and raw are the Schema and Data of the collector's scan of
+	// Record.Value, all that EventView.Event reads; raw is nil when the
+	// entry was not made by the collector.
+	schema, raw []byte
 }
 
 // Event decodes the whole event, for outputs that need more than Data.
-// It decodes from the collector's one scan of the message, without
-// reading the JSON again.
+// It decodes from the collector's scan of the message: the event's data
+// is walked once more, but neither the envelope read nor the JSON
+// validated again.
 func (e *Entry) Event() (*record.Event, error) {
-	if e.view != nil {
-		return e.view.Event()
+	if e.raw != nil {
+		v := record.EventView{Schema: e.schema, Data: e.raw}
+		return v.Event()
 	}
 	return record.DecodeEvent(e.Record.Value)
 }

@@ -37,7 +37,7 @@ func NewPretty(w io.Writer, opts *streamhandler.Options) *Pretty {
 	return &Pretty{lines: lines, h: streamhandler.New(lines, &o)}
 }
 
-// Write renders e from the collector's one scan of the message. An event
+// Write renders e from the collector's scan of the message. An event
 // that does not decode in full (a base field of an unexpected type) is
 // written as its stream and raw data.
 func (p *Pretty) Write(e *Entry) error {

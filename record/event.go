@@ -55,36 +55,41 @@ func DecodeEvent(value []byte) (*Event, error) {
 // Event decodes the event v holds. The base fields must be of the types
 // EventSchemaJSON gives them, each time a key is repeated; the last value
 // of a key counts, and Order keeps a repeated key's first place. The
-// event shares no memory with the message.
+// event shares no memory with the message. Event reads only v.Schema
+// and v.Data, walking Data once more without validating it again.
 func (v *EventView) Event() (*Event, error) {
 	e := &Event{Schema: jsonscan.Text(v.Schema, false)}
 	var data []byte // one copy of v.Data, that Fields point into
-	for _, m := range v.Members {
-		k := string(m.Key)
-		if err := e.set(k, m.Value); err != errNotBase {
-			if err != nil {
-				return nil, fmt.Errorf("%w: field %q: %v", ErrNotLogEvent, k, err)
+	var err error
+	werr := v.eachMember(func(key []byte, off int, value []byte) {
+		if err != nil {
+			return
+		}
+		k := string(key)
+		if serr := e.set(k, value); serr != errNotBase {
+			if serr != nil {
+				err = fmt.Errorf("%w: field %q: %v", ErrNotLogEvent, k, serr)
 			}
-			continue
+			return
 		}
 		if data == nil {
 			data = bytes.Clone(v.Data)
 		}
-		raw := m.Value
-		// m.Value lies in v.Data; where, is told by their capacities.
-		if off := cap(v.Data) - cap(m.Value); off >= 0 && off+len(m.Value) <= len(data) {
-			raw = data[off : off+len(m.Value) : off+len(m.Value)]
-		} else {
-			raw = bytes.Clone(raw)
-		}
-		k = jsonscan.Text(m.Key, false) // invalid UTF-8 replaced, as encoding/json does
+		k = jsonscan.Text(key, false) // invalid UTF-8 replaced, as encoding/json does
 		if e.Fields == nil {
 			e.Fields = map[string]json.RawMessage{}
 		}
 		if _, dup := e.Fields[k]; !dup {
 			e.Order = append(e.Order, k)
 		}
-		e.Fields[k] = raw
+		end := off + len(value)
+		e.Fields[k] = data[off:end:end]
+	})
+	if werr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotLogEvent, werr)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -5,24 +5,23 @@ import (
 	"fmt"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/internal/jsonscan"
 )
 
 // EventView is a log event as ScanEvent reads it: in one pass over the
 // message, validated as JSON, and without copying, so its slices point
-// into the message value and are valid only as long as it is. Reusing a
-// view for the next message reuses the memory of its Members.
+// into the message value and are valid only as long as it is.
 //
-// Its fields hold what filters need without decoding the event; Event
-// decodes the rest from Members, without reading the JSON again.
+// Its fields hold what filters need without decoding the event. It holds
+// no list of the event's members: a filter that drops the event never
+// pays for one. Event and AppendMembers walk Data when asked, a walk of
+// JSON already validated.
 type EventView struct {
 	// Schema is the envelope's schema, decoded: "PydanticLogModel:1".
 	Schema []byte
 	// Data is the event, the envelope's data object, exactly as in the
 	// message.
 	Data []byte
-	// Members are Data's members in order, repeated keys included: each
-	// key decoded, each value as in the message.
-	Members []Member
 	// Level is data.level when it is a whole number, else 0 (Python's
 	// NOTSET).
 	Level int
@@ -42,52 +41,101 @@ type Member struct {
 // JSON, not a kafkaesk envelope, not of schema SchemaID (any version), or
 // when its data is not an object. Base fields of unexpected types do
 // not fail the scan: Event reports them. ScanEvent allocates nothing
-// once v.Members has grown to the event's size, unless keys or the
-// logger or service are spelled with escapes.
+// unless keys, the schema, the logger or the service are spelled with
+// escapes.
 func ScanEvent(value []byte, v *EventView) error {
-	members := v.Members[:0]
-	*v = EventView{Members: members}
+	*v = EventView{}
 	var env core.RawEnvelope
-	if err := core.ScanEnvelope(value, &env, v.add); err != nil {
-		v.Members = v.Members[:0]
+	var f filterFields
+	if err := core.ScanEnvelope(value, &env, f.member); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotLogEvent, err)
 	}
 	if string(env.Name()) != SchemaID {
-		v.Members = v.Members[:0]
 		return fmt.Errorf("%w: schema %q is not %s", ErrNotLogEvent, env.Schema, SchemaID)
 	}
 	if env.Data[0] != '{' {
-		v.Members = v.Members[:0]
 		return fmt.Errorf("%w: data is not an object", ErrNotLogEvent)
 	}
 	v.Schema, v.Data = env.Schema, env.Data
-	// When "data" was given twice, the members of the last come last:
-	// drop those before it, found by where they are in value.
-	if n := len(v.Members); n > 0 && cap(v.Members[0].Value) > cap(env.Data) {
-		i := 0
-		for i < n && cap(v.Members[i].Value) > cap(env.Data) {
-			i++
+	// When "data" was given twice, the last counts: a field seen only in
+	// an earlier one lies before env.Data in value, as told by its
+	// capacity, and is not the event's.
+	in := func(raw []byte) []byte {
+		if raw == nil || cap(raw) > cap(env.Data) {
+			return nil
 		}
-		v.Members = v.Members[:copy(v.Members, v.Members[i:])]
+		return raw
 	}
-	for _, m := range v.Members {
-		switch string(m.Key) {
-		case "level":
-			v.Level = 0
-			if c := m.Value[0]; c == '-' || c >= '0' && c <= '9' {
-				v.Level, _ = parseInt(m.Value)
-			}
-		case "logger":
-			v.Logger = stringValue(m.Value)
-		case "service":
-			v.Service = stringValue(m.Value)
+	if raw := in(f.level); raw != nil {
+		if c := raw[0]; c == '-' || c >= '0' && c <= '9' {
+			v.Level, _ = parseInt(raw)
 		}
+	}
+	if raw := in(f.logger); raw != nil {
+		v.Logger = stringValue(raw)
+	}
+	if raw := in(f.service); raw != nil {
+		v.Service = stringValue(raw)
 	}
 	return nil
 }
 
-func (v *EventView) add(key, value []byte) {
-	v.Members = append(v.Members, Member{Key: key, Value: value})
+// filterFields keeps the raw values of the fields EventView decodes, the
+// last of each, as ScanEnvelope passes the data's members.
+type filterFields struct {
+	level, logger, service []byte
+}
+
+func (f *filterFields) member(key, value []byte) {
+	switch string(key) {
+	case "level":
+		f.level = value
+	case "logger":
+		f.logger = value
+	case "service":
+		f.service = value
+	}
+}
+
+// AppendMembers appends the members of v.Data to dst, in order, repeated
+// keys included, and returns the extended slice: each key decoded, each
+// value as in the message. It allocates only to grow dst, and to decode
+// keys spelled with escapes.
+func (v *EventView) AppendMembers(dst []Member) []Member {
+	v.eachMember(func(key []byte, _ int, value []byte) {
+		dst = append(dst, Member{Key: key, Value: value})
+	})
+	return dst
+}
+
+// eachMember walks v.Data, validated by ScanEvent, calling f with each
+// member: its key decoded, the offset of its value in v.Data, and the
+// value as there. It returns the walk's error, which only a view not
+// filled by ScanEvent can have.
+func (v *EventView) eachMember(f func(key []byte, off int, value []byte)) error {
+	if len(v.Data) == 0 {
+		return nil
+	}
+	s := jsonscan.New(v.Data)
+	if !s.Object() {
+		return s.Err()
+	}
+	for s.More() {
+		key, esc, ok := s.Key()
+		if !ok {
+			break
+		}
+		if esc {
+			key = jsonscan.Unescaped(key, true)
+		}
+		off := s.Pos()
+		value, ok := s.Value()
+		if !ok {
+			break
+		}
+		f(key, off, value)
+	}
+	return s.Err()
 }
 
 // stringValue decodes raw when it is a JSON string, else returns nil.

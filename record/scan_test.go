@@ -26,11 +26,11 @@ func TestScanEventReadsWhatFiltersNeed(t *testing.T) {
 		t.Errorf("Data = %s", ev.Data)
 	}
 	var keys []string
-	for _, m := range ev.Members {
+	for _, m := range ev.AppendMembers(nil) {
 		keys = append(keys, string(m.Key))
 	}
 	if want := []string{"level", "logger", "nested", "service", "x"}; !reflect.DeepEqual(keys, want) {
-		t.Errorf("Members keys = %q, want %q", keys, want)
+		t.Errorf("AppendMembers keys = %q, want %q", keys, want)
 	}
 }
 
@@ -44,13 +44,13 @@ func TestScanEventReusesTheView(t *testing.T) {
 	if err := record.ScanEvent([]byte(`{"schema":"PydanticLogModel:1","data":{"level":20.5}}`), &ev); err != nil {
 		t.Fatal(err)
 	}
-	if ev.Level != 0 || ev.Logger != nil || ev.Service != nil || len(ev.Members) != 1 {
+	if ev.Level != 0 || ev.Logger != nil || ev.Service != nil || len(ev.AppendMembers(nil)) != 1 {
 		t.Errorf("ScanEvent kept the last event: %+v", ev)
 	}
 	if err := record.ScanEvent([]byte(`{"schema":"PydanticLogModel:1","data":{"level":10}`), &ev); !errors.Is(err, record.ErrNotLogEvent) {
 		t.Fatalf("truncated: %v", err)
 	}
-	if ev.Level != 0 || len(ev.Members) != 0 || ev.Data != nil {
+	if ev.Level != 0 || len(ev.AppendMembers(nil)) != 0 || ev.Data != nil {
 		t.Errorf("a failed scan left %+v", ev)
 	}
 }
@@ -63,6 +63,14 @@ func TestScanEventTwoDatas(t *testing.T) {
 	}
 	if e.Level != 20 || !reflect.DeepEqual(e.Order, []string{"b"}) {
 		t.Errorf("DecodeEvent = %+v", e)
+	}
+	// The view's fields come from the last "data" only, too.
+	var ev record.EventView
+	if err := record.ScanEvent([]byte(`{"schema":"PydanticLogModel:1","data":{"level":40,"logger":"a","service":"x"},"data":{"service":"s"}}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Level != 0 || ev.Logger != nil || string(ev.Service) != "s" || len(ev.AppendMembers(nil)) != 1 {
+		t.Errorf("ScanEvent of two datas = level %d logger %q service %q", ev.Level, ev.Logger, ev.Service)
 	}
 }
 
