@@ -48,9 +48,7 @@ func (a *Application) PublishAsync(ctx context.Context, stream string, value any
 	if err != nil {
 		return err
 	}
-	if done != nil {
-		rec.produce.done = done
-	}
+	rec.produce.done = callback(done)
 	applyOptions(rec, opts)
 	return a.produce(ctx, rec)
 }
@@ -69,9 +67,7 @@ func (a *Application) RawPublish(ctx context.Context, stream string, value []byt
 // called with the outcome. It waits as PublishAsync does.
 func (a *Application) RawPublishAsync(ctx context.Context, stream string, value []byte, done Delivery, opts ...PublishOption) error {
 	rec := &Record{Topic: a.Topic(stream), Value: value}
-	if done != nil {
-		rec.produce.done = done
-	}
+	rec.produce.done = callback(done)
 	applyOptions(rec, opts)
 	return a.produce(ctx, rec)
 }
@@ -100,9 +96,7 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 	for i, v := range values {
 		r := &recs[i]
 		r.Topic, r.Value = topic, v
-		if done != nil {
-			r.produce.done = done
-		}
+		r.produce.done = callback(done)
 		// Options apply in place: a record of its own, whose address an
 		// option takes, would be allocated on the heap for each value.
 		applyOptions(r, opts)
@@ -126,11 +120,7 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 // Produce waits only while the producer's buffer is full, as
 // PublishAsync does; TryProduce never waits.
 func (a *Application) Produce(ctx context.Context, rec *Record, promise Promise) error {
-	if promise != nil {
-		rec.produce.done = promise
-	} else {
-		rec.produce.done = nil
-	}
+	rec.produce.done = callback(promise)
 	return a.produce(ctx, rec)
 }
 
@@ -141,15 +131,20 @@ func (a *Application) TryProduce(rec *Record, promise Promise) error {
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	if promise != nil {
-		rec.produce.done = promise
-	} else {
-		rec.produce.done = nil
-	}
+	rec.produce.done = callback(promise)
 	if !a.producer.tryAcquire(1) {
 		return &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
 	}
 	return a.producer.accept(rec)
+}
+
+// callback returns f as the producer keeps it: nil for none, so that a
+// nil func is never stored in the interface as a non-nil value.
+func callback[F Promise | Delivery | BatchDelivery](f F) any {
+	if f == nil {
+		return nil
+	}
+	return f
 }
 
 // ProducerStats returns the counters of the application's producer.
