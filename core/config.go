@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,18 @@ import (
 type Config struct {
 	// Brokers lists the bootstrap addresses, host:port. Required.
 	Brokers []string
+
+	// Client is the Kafka client library the application runs on:
+	// ClientKafkaGo or ClientFranzGo. Default: $KAFKAESK_CLIENT when it
+	// is set, else ClientKafkaGo. Everything core offers works on both,
+	// except what a client lacks: kafka-go has no idempotent producer (a
+	// retry after a lost answer can write a message twice), no
+	// transactions, and only eager rebalancing.
+	Client string
+
+	// Rebalance is the consumer groups' rebalance protocol. Default:
+	// RebalanceEager, the only one kafka-go has.
+	Rebalance Rebalance
 
 	// TopicPrefix is prepended to every stream id to form the topic name,
 	// by plain concatenation with no separator, as kafkaesk does:
@@ -213,6 +226,9 @@ const (
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	c.Brokers = append([]string(nil), c.Brokers...)
+	setDefault(&c.Client, os.Getenv(EnvClient))
+	setDefault(&c.Client, ClientKafkaGo)
+	setDefault(&c.Rebalance, RebalanceEager)
 	setDefault(&c.Partitions, DefaultPartitions)
 	setDefault(&c.ClientID, DefaultClientID)
 	setDefault(&c.BatchSize, DefaultBatchSize)
@@ -304,6 +320,24 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.SASL.mechanism(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Client {
+	case ClientKafkaGo, ClientFranzGo:
+	default:
+		from := ""
+		if c.Client == os.Getenv(EnvClient) {
+			from = " (from $" + EnvClient + ")"
+		}
+		errs = append(errs, fmt.Errorf("Client %q%s is not one of %s, %s", c.Client, from, ClientKafkaGo, ClientFranzGo))
+	}
+	switch c.Rebalance {
+	case RebalanceEager:
+	case RebalanceCooperative, RebalanceConsumer:
+		if c.Client == ClientKafkaGo {
+			errs = append(errs, fmt.Errorf("Rebalance %q needs Client %s: %s has eager rebalancing only", c.Rebalance, ClientFranzGo, ClientKafkaGo))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("Rebalance %q is not one of %s, %s, %s", c.Rebalance, RebalanceEager, RebalanceCooperative, RebalanceConsumer))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kafkaesk: invalid config: %w", err)

@@ -1,0 +1,71 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// franzDriver runs core on franz-go (Config.Client ClientFranzGo): kgo
+// clients for producing and consuming, kadm for admin requests. Every
+// client it makes connects with the same options (brokers, client id,
+// TLS, SASL, timeouts) through dial, which Close can cut.
+type franzDriver struct {
+	cfg  *Config
+	dial *abortableDialer
+	base []kgo.Opt // the options every client of the driver starts from
+}
+
+func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.Dialer(dial.DialContext),
+		kgo.DialTimeout(cfg.DialTimeout),
+		kgo.MetadataMaxAge(cfg.MetadataMaxAge),
+		kgo.MetadataMinAge(min(cfg.MetadataMaxAge, 100*time.Millisecond)),
+		kgo.RequestTimeoutOverhead(cfg.RequestTimeout),
+		kgo.RetryTimeout(cfg.RequestTimeout),
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			return min(cfg.RetryBackoff<<min(max(tries-1, 0), 20), cfg.RetryBackoffMax)
+		}),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
+	}
+	mech, err := cfg.SASL.franzMechanism()
+	if err != nil {
+		return nil, err
+	}
+	if mech != nil {
+		opts = append(opts, kgo.SASL(mech))
+	}
+	return &franzDriver{cfg: cfg, dial: dial, base: opts}, nil
+}
+
+func (d *franzDriver) name() string { return ClientFranzGo }
+
+// options returns the driver's base options followed by more.
+func (d *franzDriver) options(more ...kgo.Opt) []kgo.Opt {
+	return append(append(make([]kgo.Opt, 0, len(d.base)+len(more)), d.base...), more...)
+}
+
+// franzMechanism is s as a franz-go SASL mechanism; nil for none.
+func (s SASL) franzMechanism() (sasl.Mechanism, error) {
+	switch strings.ToUpper(s.Mechanism) {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("SASL.Mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
+}
