@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // Application is a kafkaesk application: the schemas and hooks registered
@@ -21,12 +19,12 @@ import (
 // concurrent use. Close it to deliver what is buffered and release
 // everything.
 type Application struct {
-	cfg       Config // with defaults applied; never changed after New
-	reg       Router // the application's own registrations
-	transport *kafka.Transport
-	topics    *topicManager
-	producer  *producer
-	spare     chan *[]*Record // pointer slices of batch hand-overs, for the next ones
+	cfg      Config // with defaults applied; never changed after New
+	reg      Router // the application's own registrations
+	driver   driver // the Kafka client, by Config.Client
+	topics   *topicManager
+	producer *producer
+	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones
 
 	adHoc sync.Map // reflect.Type → *Schema for unregistered types
 
@@ -46,19 +44,16 @@ func New(cfg Config) (*Application, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	dial := newAbortableDialer(c.DialTimeout)
-	transport, err := c.transport(dial)
-	if err != nil {
+	a := &Application{cfg: c, spare: make(chan *[]*Record, spareRecords)}
+	var err error
+	if a.driver, err = newDriver(&a.cfg); err != nil {
 		return nil, err
 	}
-	a := &Application{cfg: c, transport: transport, spare: make(chan *[]*Record, spareRecords)}
-	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: transport, Timeout: c.RequestTimeout}
-	a.topics = newTopicManager(client, &a.cfg)
-	wc, err := newWriterClient(&a.cfg, transport, dial, a.topics)
-	if err != nil {
+	a.topics = newTopicManager(a.driver, &a.cfg)
+	if a.producer, err = newProducer(&a.cfg, a.driver, a.topics); err != nil {
+		a.driver.close()
 		return nil, err
 	}
-	a.producer = newProducer(&a.cfg, wc)
 	return a, nil
 }
 
@@ -176,6 +171,6 @@ func (a *Application) Close(ctx context.Context) error {
 	if err := a.producer.close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("kafkaesk: close: %w", err))
 	}
-	a.transport.CloseIdleConnections()
+	a.driver.close()
 	return errors.Join(errs...)
 }

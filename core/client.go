@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -72,6 +73,18 @@ type driver interface {
 
 	// close releases what the driver holds (idle connections).
 	close()
+}
+
+// newDriver returns the driver of cfg.Client (cfg has its defaults).
+func newDriver(cfg *Config) (driver, error) {
+	dial := newAbortableDialer(cfg.DialTimeout)
+	switch cfg.Client {
+	case ClientFranzGo:
+		return nil, fmt.Errorf("kafkaesk: Client %s: not wired in yet", ClientFranzGo) // replaced when the franz-go produce, admin and consume halves land
+	case ClientKafkaGo:
+		return newKafkaGoDriver(cfg, dial)
+	}
+	return nil, fmt.Errorf("kafkaesk: Client %q is not one of %s, %s", cfg.Client, ClientKafkaGo, ClientFranzGo)
 }
 
 // completeFunc reports the outcome of one attempt at recs: nil when the

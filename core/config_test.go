@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -216,6 +217,8 @@ func TestConfigDefaults(t *testing.T) {
 	app := newApp(t, core.Config{Brokers: []string{"a:1", "b:2"}})
 	want := core.Config{
 		Brokers:             []string{"a:1", "b:2"},
+		Client:              clientUnderTest(),
+		Rebalance:           core.RebalanceEager,
 		ReplicationFactor:   0, // min(3, brokers), decided when a topic is created
 		Partitions:          7,
 		ClientID:            "kafkaesk-go",
@@ -269,6 +272,8 @@ func TestConfigKeepsExplicitValues(t *testing.T) {
 		ReplicationFactor:   2,
 		Partitions:          3,
 		ClientID:            "mine",
+		Client:              core.ClientKafkaGo,
+		Rebalance:           core.RebalanceEager,
 		TLS:                 tlsCfg,
 		SASL:                core.SASL{Mechanism: "PLAIN", Username: "u", Password: "p"},
 		RequiredAcks:        core.AcksLeader,
@@ -333,5 +338,39 @@ func TestConfigReturnsCopyOfBrokers(t *testing.T) {
 	got.Brokers[0] = "changed:9"
 	if again, want := app.Config().Brokers, []string{"a:1", "b:2"}; !slices.Equal(again, want) {
 		t.Errorf("after changing a returned Config, app.Config().Brokers = %q, want %q", again, want)
+	}
+}
+
+// clientUnderTest is the client every Application of the tests runs on:
+// $KAFKAESK_CLIENT, which make test sets to each client in turn.
+func clientUnderTest() string {
+	if c := os.Getenv(core.EnvClient); c != "" {
+		return c
+	}
+	return core.ClientKafkaGo
+}
+
+// A client that does not exist, or a rebalance protocol the client lacks,
+// is refused by New, naming the field (and the variable it came from).
+func TestConfigClient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string
+		cfg  core.Config
+		want string
+	}{
+		{"unknown client", "", core.Config{Client: "sarama"}, `Client "sarama" is not one of kafka-go, franz-go`},
+		{"unknown client from env", "sarama", core.Config{}, `Client "sarama" (from $KAFKAESK_CLIENT) is not one of kafka-go, franz-go`},
+		{"cooperative on kafka-go", "", core.Config{Client: core.ClientKafkaGo, Rebalance: core.RebalanceCooperative}, `Rebalance "cooperative" needs Client franz-go`},
+		{"unknown rebalance", "", core.Config{Client: core.ClientFranzGo, Rebalance: "sticky"}, `Rebalance "sticky" is not one of eager, cooperative, consumer`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(core.EnvClient, tc.env)
+			tc.cfg.Brokers = []string{"127.0.0.1:9092"}
+			_, err := core.New(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New(%+v) = %v, want an error containing %q", tc.cfg, err, tc.want)
+			}
+		})
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // consumer runs one subscription: it waits for topics matching the
@@ -113,128 +111,113 @@ func (c *consumer) matchedTopics(ctx context.Context) ([]string, error) {
 	return c.match.match(all), nil
 }
 
-// consumeGroup joins the group on topics and consumes generation after
-// generation. It returns nil when ctx ends, errTopicsChanged when the
-// matched set changed, or the subscription's failure.
+// consumeGroup joins the group on topics and consumes what it is
+// assigned, until ctx ends (it returns nil), the matched topics change
+// (errTopicsChanged) or the subscription fails (the failure). In-flight
+// handlers finish and finished offsets are committed before it returns.
 func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
-	cfg := &c.app.cfg
-	dialer, err := cfg.dialer()
-	if err != nil {
-		return err
-	}
-	start := kafka.FirstOffset
-	if c.sub.opts.StartFromLatest {
-		start = kafka.LastOffset
-	}
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     c.sub.Group,
-		Brokers:                cfg.Brokers,
-		Dialer:                 dialer,
-		Topics:                 topics,
-		HeartbeatInterval:      cfg.HeartbeatInterval,
-		SessionTimeout:         cfg.SessionTimeout,
-		RebalanceTimeout:       cfg.SessionTimeout,
-		JoinGroupBackoff:       500 * time.Millisecond,
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: c.interval,
-		StartOffset:            start,
-		Timeout:                cfg.RequestTimeout,
-		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go: " + fmt.Sprintf(msg, args...)) }),
+	// memberCtx ends the membership: when ctx ends, or when watch
+	// returns (failure, new topics).
+	memberCtx, leave := context.WithCancel(ctx)
+	defer leave()
+	o := &offsets{c: c}
+	member, err := c.app.driver.newGroupMember(groupSpec{
+		group:       c.sub.Group,
+		topics:      topics,
+		startLatest: c.sub.opts.StartFromLatest,
+		rebalance:   c.app.cfg.Rebalance,
+		log:         c.log,
+		assigned:    func(parts []assignedPartition) { c.assigned(o, parts) },
+		revoked:     func(parts []topicPartition, lost bool) { c.revoked(o, parts, lost) },
 	})
 	if err != nil {
 		return fmt.Errorf("kafkaesk: %s: %w", c.sub, err)
 	}
-	defer group.Close()
-	for {
-		gen, err := group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// Rebalances and coordinator changes: kafka-go backs off and
-			// rejoins by itself.
-			c.log.Debug("kafkaesk: joining group", "err", err)
-			continue
-		}
-		if err := c.runGeneration(ctx, group, gen, topics); err != nil || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-// runGeneration consumes every partition of one generation until it ends:
-// by a rebalance, by ctx, by a failure, or because the matched topics
-// changed. In-flight handlers finish and finished offsets are committed
-// before it returns.
-func (c *consumer) runGeneration(ctx context.Context, group *kafka.ConsumerGroup, gen *kafka.Generation, topics []string) error {
-	offsets := newOffsets(c, gen)
-	c.sub.current.Store(offsets)
+	o.member = member
+	c.sub.current.Store(o)
 	defer c.sub.current.Store(nil)
-	// fetchCtx stops the partition readers; cancelled by the lifetime
-	// goroutine below, never by a handler.
-	fetchCtx, stopFetching := context.WithCancel(context.Background())
-	defer stopFetching()
 
-	var partitions sync.WaitGroup
-	for topic, assigned := range gen.Assignments {
-		for _, pa := range assigned {
-			p := offsets.add(topic, pa.ID, pa.Offset)
-			partitions.Add(1)
-			gen.Start(func(context.Context) {
-				defer partitions.Done()
-				c.consumePartition(fetchCtx, p)
-			})
-		}
+	watched := make(chan error, 1)
+	go func() {
+		watched <- c.watch(memberCtx, topics, o)
+		leave()
+	}()
+	runErr := member.run(memberCtx)
+	leave()
+	err = <-watched
+	// Revoked by run, normally; whatever is left (run failed) stops here.
+	c.revoked(o, nil, false)
+	select {
+	case <-c.failed:
+		// A partition may have failed while the membership was ending
+		// for another reason: report it now, not one join later.
+		err = c.failErr
+	default:
 	}
-
-	result := make(chan error, 1)
-	gen.Start(func(gctx context.Context) {
-		err := c.watchGeneration(ctx, gctx, topics, offsets)
-		if err != nil || ctx.Err() != nil {
-			// This member is leaving the group (stop, failure, new topics).
-			// Close it now, while the generation lives: once the generation
-			// ended, kafka-go would rejoin first, and a JoinGroup blocks
-			// until the group's rebalance completes (seconds, when the whole
-			// group stops at once). Close waits for this function, so it
-			// runs on its own goroutine; consumeGroup's Close waits for it.
-			go group.Close()
-		}
-		stopFetching()
-		partitions.Wait()
-		offsets.commitFinished("generation end")
-		// A partition may have failed while the generation was ending for
-		// another reason: report it now, not one generation later.
-		select {
-		case <-c.failed:
-			err = c.failErr
-		default:
-		}
-		result <- err
-	})
-	return <-result
+	if err == nil && runErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("kafkaesk: %s: %w", c.sub, runErr)
+	}
+	return err
 }
 
-// watchGeneration commits on the interval and returns when the generation
-// must end: nil on a rebalance or ctx, errTopicsChanged, or the failure.
-func (c *consumer) watchGeneration(ctx, gctx context.Context, topics []string, offsets *offsets) error {
+// assigned starts consuming parts, each on a goroutine of its own that
+// revoked stops.
+func (c *consumer) assigned(o *offsets, parts []assignedPartition) {
+	for _, a := range parts {
+		p := o.add(a)
+		// fetchCtx stops the partition's goroutine; cancelled by
+		// revoked, never by a handler.
+		fetchCtx, stop := context.WithCancel(context.Background())
+		p.stop = stop
+		go func() {
+			defer close(p.done)
+			c.consumePartition(fetchCtx, p)
+		}()
+	}
+}
+
+// revoked stops consuming tps (every partition, for nil): it waits for
+// their handlers in flight, and commits what finished unless the
+// partitions were lost.
+func (c *consumer) revoked(o *offsets, tps []topicPartition, lost bool) {
+	ps := o.take(tps)
+	if len(ps) == 0 {
+		return
+	}
+	for _, p := range ps {
+		p.stop()
+	}
+	for _, p := range ps {
+		<-p.done
+		p.fetch.close()
+	}
+	if !lost {
+		o.commitFinished("generation end", ps)
+	}
+	o.remove(ps)
+}
+
+// watch commits on the interval and returns when the membership must
+// end: nil when ctx ends, errTopicsChanged, or the failure.
+func (c *consumer) watch(ctx context.Context, topics []string, o *offsets) error {
 	commit := time.NewTicker(orDefault(c.sub.opts.CommitInterval, c.app.cfg.CommitInterval))
 	defer commit.Stop()
 	discover := time.NewTicker(c.interval)
 	defer discover.Stop()
 	for {
 		select {
-		case <-gctx.Done():
-			return nil
 		case <-ctx.Done():
 			return nil
 		case <-c.failed:
 			return c.failErr
 		case <-commit.C:
-			offsets.commitFinished("interval")
+			o.commitFinished("interval", nil)
 		case <-discover.C:
 			now, err := c.matchedTopics(ctx)
 			if err != nil {
-				c.log.Warn("kafkaesk: listing topics", "err", err)
+				if ctx.Err() == nil {
+					c.log.Warn("kafkaesk: listing topics", "err", err)
+				}
 				continue
 			}
 			if !slices.Equal(now, topics) {
@@ -245,7 +228,7 @@ func (c *consumer) watchGeneration(ctx, gctx context.Context, topics []string, o
 	}
 }
 
-// fail records the subscription's failure and ends its generation.
+// fail records the subscription's failure and ends its membership.
 func (c *consumer) fail(err error) {
 	c.failOnce.Do(func() {
 		c.failErr = err
@@ -256,29 +239,9 @@ func (c *consumer) fail(err error) {
 // consumePartition fetches one partition and handles its messages in
 // offset order, until fetchCtx ends or the subscription fails.
 func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffsets) {
-	dialer, _ := c.app.cfg.dialer() // validated in New
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   c.app.cfg.Brokers,
-		Topic:     p.topic,
-		Partition: p.partition,
-		Dialer:    dialer,
-		MinBytes:  1,
-		MaxBytes:  4 << 20,
-		// Close waits for a fetch in flight: a short MaxWait keeps a stop
-		// fast (kafka-go's default of 10s would hold it for 10s).
-		MaxWait:        250 * time.Millisecond,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka-go: " + fmt.Sprintf(msg, args...)) }),
-	})
-	defer r.Close()
-	if err := r.SetOffset(p.start); err != nil {
-		c.fail(fmt.Errorf("kafkaesk: %s: seek %s/%d to %d: %w", c.sub, p.topic, p.partition, p.start, err))
-		return
-	}
 	backoff := fetchBackoff{min: 50 * time.Millisecond, max: 5 * time.Second}
 	for {
-		m, err := r.FetchMessage(fetchCtx)
+		rec, err := p.fetch.next(fetchCtx)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return
@@ -291,7 +254,6 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 			continue
 		}
 		backoff.reset()
-		rec := recordOf(&m)
 		select {
 		case c.sem <- struct{}{}:
 		case <-fetchCtx.Done():

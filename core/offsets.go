@@ -8,19 +8,20 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
-// offsets tracks, for one generation, the next offset to commit on each
-// assigned partition: one past the last message that finished. A partition
-// is handled one message at a time, in offset order, so "the highest
-// offset below which every message has finished" is exactly that.
+// offsets tracks, for one membership of a group, the partitions
+// assigned to the member and the next offset to commit on each: one past
+// the last message that finished. A partition is handled one message at
+// a time, in offset order, so "the highest offset below which every
+// message has finished" is exactly that. Partitions come and go with
+// the member's assignments: all at once with eager rebalancing, a few at
+// a time with cooperative or KIP-848 ones.
 type offsets struct {
-	c   *consumer
-	gen *kafka.Generation
+	c      *consumer
+	member groupMember
 
-	mu    sync.Mutex // guards every partitionOffsets' next and committed
+	mu    sync.Mutex // guards parts and every partitionOffsets' next and committed
 	parts []*partitionOffsets
 }
 
@@ -28,10 +29,13 @@ type partitionOffsets struct {
 	o         *offsets
 	topic     string
 	partition int
-	start     int64 // where fetching starts: the committed offset, or kafka.FirstOffset/LastOffset
 	next      int64 // one past the last finished message; -1 before any
 	committed int64 // last committed next; -1 before any
 	hwm       int64 // high watermark at the last finished message; -1 before any
+
+	fetch fetcher
+	stop  context.CancelFunc // ends the partition's consuming goroutine
+	done  chan struct{}      // closed when that goroutine has returned
 }
 
 func (o *offsets) beforeCommit() error {
@@ -47,19 +51,44 @@ func (o *offsets) beforeCommit() error {
 	return nil
 }
 
-func newOffsets(c *consumer, gen *kafka.Generation) *offsets {
-	return &offsets{c: c, gen: gen}
+func newOffsets(c *consumer, member groupMember) *offsets {
+	return &offsets{c: c, member: member}
 }
 
-func (o *offsets) add(topic string, partition int, start int64) *partitionOffsets {
-	p := &partitionOffsets{o: o, topic: topic, partition: partition, start: start, next: -1, committed: -1, hwm: -1}
-	if start >= 0 {
-		p.next, p.committed = start, start
+// add starts tracking an assigned partition whose committed offset is
+// committed (-1: not known).
+func (o *offsets) add(a assignedPartition) *partitionOffsets {
+	p := &partitionOffsets{o: o, topic: a.topic, partition: a.partition, next: -1, committed: -1, hwm: -1, fetch: a.fetch, done: make(chan struct{})}
+	if a.committed >= 0 {
+		p.next, p.committed = a.committed, a.committed
 	}
 	o.mu.Lock()
 	o.parts = append(o.parts, p)
 	o.mu.Unlock()
 	return p
+}
+
+// take returns the tracked partitions among tps, all of them for nil.
+func (o *offsets) take(tps []topicPartition) []*partitionOffsets {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if tps == nil {
+		return slices.Clone(o.parts)
+	}
+	var out []*partitionOffsets
+	for _, p := range o.parts {
+		if slices.Contains(tps, topicPartition{p.topic, p.partition}) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// remove stops tracking ps.
+func (o *offsets) remove(ps []*partitionOffsets) {
+	o.mu.Lock()
+	o.parts = slices.DeleteFunc(o.parts, func(p *partitionOffsets) bool { return slices.Contains(ps, p) })
+	o.mu.Unlock()
 }
 
 // finished records that the message at offset is done with, and the
@@ -85,12 +114,11 @@ func (o *offsets) states() []PartitionState {
 }
 
 // commit commits up to and including offset at once: manual commits.
-// kafka-go bounds the request by the group's coordinator timeout.
 func (p *partitionOffsets) commit(ctx context.Context, offset int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.o.gen.CommitOffsets(map[string]map[int]int64{p.topic: {p.partition: offset + 1}}); err != nil {
+	if err := p.o.member.commit(ctx, map[string]map[int]int64{p.topic: {p.partition: offset + 1}}); err != nil {
 		return fmt.Errorf("kafkaesk: commit %s/%d at %d: %w", p.topic, p.partition, offset+1, err)
 	}
 	p.o.mu.Lock()
@@ -99,16 +127,20 @@ func (p *partitionOffsets) commit(ctx context.Context, offset int64) error {
 	return nil
 }
 
-// commitFinished commits every partition whose finished offset moved,
-// unless auto-commit is off. A failed commit is logged: the messages are
-// redelivered, as at-least-once allows.
-func (o *offsets) commitFinished(reason string) {
+// commitFinished commits every partition of ps (every tracked one for
+// nil) whose finished offset moved, unless auto-commit is off. A failed
+// commit is logged: the messages are redelivered, as at-least-once
+// allows.
+func (o *offsets) commitFinished(reason string, ps []*partitionOffsets) {
 	if o.c.app.cfg.DisableAutoCommit {
 		return
 	}
 	o.mu.Lock()
+	if ps == nil {
+		ps = slices.Clone(o.parts)
+	}
 	todo := map[string]map[int]int64{}
-	for _, p := range o.parts {
+	for _, p := range ps {
 		if p.next > p.committed {
 			if todo[p.topic] == nil {
 				todo[p.topic] = map[int]int64{}
@@ -124,7 +156,9 @@ func (o *offsets) commitFinished(reason string) {
 	start := time.Now()
 	err := o.beforeCommit()
 	if err == nil {
-		err = o.gen.CommitOffsets(todo)
+		ctx, cancel := context.WithTimeout(context.Background(), o.c.app.cfg.RequestTimeout)
+		err = o.member.commit(ctx, todo)
+		cancel()
 	}
 	if opts.AfterCommit != nil {
 		opts.AfterCommit(Commit{Reason: reason, Offsets: todo, Duration: time.Since(start), Err: err})
@@ -134,7 +168,7 @@ func (o *offsets) commitFinished(reason string) {
 		return
 	}
 	o.mu.Lock()
-	for _, p := range o.parts {
+	for _, p := range ps {
 		if off, ok := todo[p.topic][p.partition]; ok {
 			p.committed = max(p.committed, off)
 		}

@@ -13,7 +13,8 @@ import (
 // producer owns delivery for every publishing call of an Application:
 // the bounded buffer, topic creation, retries with backoff, the one
 // report of each message's outcome, and Flush and Close. It hands
-// messages to a client (the kafka-go async Writer, in writer.go) from one
+// messages to a produce client (kafka-go's async Writer in writer.go,
+// or franz-go's producer in franz_produce.go) from one
 // goroutine, the sender, so that no caller ever waits on the network.
 //
 // A message is in exactly one place until it is settled: the inbox
@@ -27,7 +28,7 @@ import (
 // has no idempotent producer to hold them).
 type producer struct {
 	cfg    *Config
-	client *writerClient
+	client produceClient
 	slots  chan struct{} // one token per message accepted and not settled; cap MaxBufferedMessages
 
 	mu       sync.Mutex
@@ -96,19 +97,24 @@ type ProducerStats struct {
 	Retried   int64 // sends of a message again after a retriable failure
 }
 
-func newProducer(cfg *Config, client *writerClient) *producer {
+// newProducer starts the producer of an application, on a produce
+// client of d.
+func newProducer(cfg *Config, d driver, topics *topicManager) (*producer, error) {
 	p := &producer{
-		cfg:    cfg,
-		client: client,
-		slots:  make(chan struct{}, cfg.MaxBufferedMessages),
-		epoch:  newEpoch(1),
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:   cfg,
+		slots: make(chan struct{}, cfg.MaxBufferedMessages),
+		epoch: newEpoch(1),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
-	client.complete = p.completed
+	client, err := d.newProduceClient(topics, p.completed)
+	if err != nil {
+		return nil, err
+	}
+	p.client = client
 	go p.run()
-	return p
+	return p, nil
 }
 
 func (p *producer) stats() ProducerStats {

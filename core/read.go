@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // Reading without a consumer group: a stream's partitions from a start
@@ -150,11 +148,7 @@ func (a *Application) Streams(ctx context.Context, pattern string) ([]string, er
 // StreamOffsets returns the bounds of each partition of stream, ordered by
 // partition. A stream whose topic does not exist is ErrUnknownStream.
 func (a *Application) StreamOffsets(ctx context.Context, stream string) ([]PartitionOffsets, error) {
-	sr, err := a.newStreamRead(stream, &ReadOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer sr.close()
+	sr := a.newStreamRead(stream, &ReadOptions{})
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
 	parts, err := sr.partitions(ctx)
@@ -204,16 +198,7 @@ func (a *Application) Read(ctx context.Context, stream string, opts *ReadOptions
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	dialer, err := a.cfg.dialer()
-	if err != nil {
-		return fmt.Errorf("kafkaesk: read stream %q: %w", stream, err)
-	}
-	sr, err := a.newStreamRead(stream, &o)
-	if err != nil {
-		return err
-	}
-	defer sr.close()
-
+	sr := a.newStreamRead(stream, &o)
 	mctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	parts, err := sr.partitions(mctx)
 	var ranges []partitionRange
@@ -224,6 +209,22 @@ func (a *Application) Read(ctx context.Context, stream string, opts *ReadOptions
 	if err != nil {
 		return err
 	}
+	start := map[int]int64{}
+	for _, r := range ranges {
+		if !o.UntilEnd || r.start < r.end {
+			start[r.partition] = r.start
+		}
+	}
+	src, err := a.driver.newPartitionSource(sourceSpec{
+		topic:         sr.topic,
+		start:         start,
+		readCommitted: o.ReadCommitted,
+		log:           a.cfg.Logger.With("stream", stream, "topic", sr.topic),
+	})
+	if err != nil {
+		return sr.errorf("%w", err)
+	}
+	defer src.close() // after the partitions' goroutines: deferred first, run last
 
 	// Each partition is read by a goroutine of its own. The first to fail
 	// stops the others; ctx's end stops them all.
@@ -232,13 +233,13 @@ func (a *Application) Read(ctx context.Context, stream string, opts *ReadOptions
 	sr.stop = stop
 	var wg sync.WaitGroup
 	for _, r := range ranges {
-		if o.UntilEnd && r.start >= r.end {
+		if _, ok := start[r.partition]; !ok {
 			continue // nothing to read up to the end
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := sr.readPartition(rctx, dialer, r, fn); err != nil {
+			if err := sr.readPartition(rctx, src.fetcher(r.partition), r, fn); err != nil {
 				sr.fail(err)
 			}
 		}()
@@ -256,7 +257,6 @@ type streamRead struct {
 	stream string
 	topic  string
 	opts   *ReadOptions
-	client *kafka.Client // on a transport of its own; see newStreamRead
 
 	mu sync.Mutex // held around each call of fn: one at a time
 
@@ -280,24 +280,10 @@ type partitionRange struct {
 	startAtTime int64 // offset at opts.From's time; -1 for none
 }
 
-// newStreamRead returns the read of stream with opts. Close it when done.
-//
-// Its admin requests go through a transport of its own, built as the
-// application's is: kafka-go's transport answers metadata requests from a
-// cache refreshed every MetadataMaxAge, so the application's would not
-// know, for up to that long, a topic that another client created.
-func (a *Application) newStreamRead(stream string, opts *ReadOptions) (*streamRead, error) {
-	sr := &streamRead{a: a, stream: stream, topic: a.Topic(stream), opts: opts}
-	transport, err := a.cfg.transport(newAbortableDialer(a.cfg.DialTimeout))
-	if err != nil {
-		return nil, sr.errorf("%v", err)
-	}
-	sr.client = &kafka.Client{Addr: kafka.TCP(a.cfg.Brokers...), Transport: transport, Timeout: a.cfg.RequestTimeout}
-	return sr, nil
+// newStreamRead returns the read of stream with opts.
+func (a *Application) newStreamRead(stream string, opts *ReadOptions) *streamRead {
+	return &streamRead{a: a, stream: stream, topic: a.Topic(stream), opts: opts}
 }
-
-// close releases the connections of sr's transport.
-func (sr *streamRead) close() { sr.client.Transport.(*kafka.Transport).CloseIdleConnections() }
 
 func (sr *streamRead) brokers() string { return strings.Join(sr.a.cfg.Brokers, ",") }
 
@@ -309,21 +295,9 @@ func (sr *streamRead) errorf(format string, args ...any) error {
 // partitions returns the topic's partitions to read, sorted: opts'
 // Partitions, each checked to exist, or all of them.
 func (sr *streamRead) partitions(ctx context.Context) ([]int, error) {
-	meta, err := sr.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{sr.topic}})
+	all, _, err := sr.a.driver.describeTopic(ctx, sr.topic)
 	if err != nil {
-		return nil, sr.errorf("read metadata from %s: %w%s", sr.brokers(), err, sr.a.cfg.hangUpHint(err))
-	}
-	var all []int
-	for _, t := range meta.Topics {
-		if t.Name != sr.topic {
-			continue
-		}
-		if t.Error != nil && !errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-			return nil, sr.errorf("metadata from %s: %w", sr.brokers(), t.Error)
-		}
-		for _, p := range t.Partitions {
-			all = append(all, p.ID)
-		}
+		return nil, sr.errorf("%w", err)
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%w %q: no topic %s on %s", ErrUnknownStream, sr.stream, sr.topic, sr.brokers())
@@ -345,40 +319,19 @@ func (sr *streamRead) partitions(ctx context.Context) ([]int, error) {
 // in one request per partition and bound, and resolves where each
 // partition starts.
 func (sr *streamRead) offsets(ctx context.Context, parts []int) ([]partitionRange, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	if sr.opts.ReadCommitted {
-		req.IsolationLevel = kafka.ReadCommitted
+	var at time.Time
+	if sr.opts.From.kind == posTime {
+		at = sr.opts.From.at
 	}
-	from := sr.opts.From
-	for _, p := range parts {
-		rs := []kafka.OffsetRequest{kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p)}
-		if from.kind == posTime {
-			rs = append(rs, kafka.TimeOffsetOf(p, from.at))
-		}
-		req.Topics[sr.topic] = append(req.Topics[sr.topic], rs...)
-	}
-	resp, err := sr.client.ListOffsets(ctx, req)
+	bounds, err := sr.a.driver.listOffsets(ctx, sr.topic, parts, sr.opts.ReadCommitted, at)
 	if err != nil {
-		return nil, sr.errorf("list offsets from %s: %w", sr.brokers(), err)
-	}
-	byPart := map[int]kafka.PartitionOffsets{}
-	for _, po := range resp.Topics[sr.topic] {
-		byPart[po.Partition] = po
+		return nil, sr.errorf("%w", err)
 	}
 	out := make([]partitionRange, 0, len(parts))
 	for _, p := range parts {
-		po, ok := byPart[p]
-		switch {
-		case !ok:
-			return nil, sr.errorf("list offsets from %s: no answer for partition %d", sr.brokers(), p)
-		case po.Error != nil:
-			return nil, sr.errorf("list offsets of partition %d from %s: %w", p, sr.brokers(), po.Error)
-		}
-		r := partitionRange{partition: p, first: po.FirstOffset, end: po.LastOffset, startAtTime: -1}
-		for off := range po.Offsets {
-			r.startAtTime = off // one timestamp asked: one answer, -1 for none
-		}
-		r.start = r.resolve(from)
+		b := bounds[p]
+		r := partitionRange{partition: p, first: b.first, end: b.end, startAtTime: b.atTime}
+		r.start = r.resolve(sr.opts.From)
 		out = append(out, r)
 	}
 	return out, nil
@@ -403,59 +356,20 @@ func (r *partitionRange) resolve(from Position) int64 {
 // readPartition reads one partition from r.start, until its end with
 // UntilEnd (then it returns nil), or until ctx ends (then it returns
 // ctx's error), or an error stops it.
-func (sr *streamRead) readPartition(ctx context.Context, dialer *kafka.Dialer, r partitionRange, fn func(context.Context, *Record) error) error {
-	cfg := &sr.a.cfg
-	log := cfg.Logger.With("stream", sr.stream, "topic", sr.topic, "partition", r.partition)
-	isolation := kafka.ReadUncommitted
-	if sr.opts.ReadCommitted {
-		// kafka-go returns the records of aborted transactions and the
-		// transaction markers anyway (segmentio/kafka-go#1332), as the
-		// ReadCommitted doc says without naming the client.
-		isolation = kafka.ReadCommitted
-	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		Topic:          sr.topic,
-		Partition:      r.partition,
-		Dialer:         dialer,
-		MinBytes:       1,
-		MaxBytes:       4 << 20,
-		IsolationLevel: isolation,
-		// Close waits for a fetch in flight: a short MaxWait keeps the
-		// end of Read fast (kafka-go's default of 10s would hold it).
-		MaxWait:        250 * time.Millisecond,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("kafka-go: " + fmt.Sprintf(msg, args...)) }),
-	})
-	defer reader.Close() // waits for the reader's goroutines
-	if err := reader.SetOffset(r.start); err != nil {
-		return sr.errorf("partition %d: seek to %d: %w", r.partition, r.start, err)
-	}
-	backoff := fetchBackoff{min: 50 * time.Millisecond, max: 5 * time.Second}
+func (sr *streamRead) readPartition(ctx context.Context, f fetcher, r partitionRange, fn func(context.Context, *Record) error) error {
 	next := r.start
 	for {
-		m, err := reader.FetchMessage(ctx)
+		rec, err := f.next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !IsRetryable(err) {
-				return sr.errorf("partition %d at offset %d, from %s: %w", r.partition, next, sr.brokers(), err)
-			}
-			wait := backoff.next()
-			log.Warn("kafkaesk: read failed; retrying", "offset", next, "backoff", wait, "err", err)
-			if !sleepCtx(ctx, wait) {
-				return ctx.Err()
-			}
-			continue
+			return sr.errorf("partition %d at offset %d, from %s: %w", r.partition, next, sr.brokers(), err)
 		}
-		backoff.reset()
-		if sr.opts.UntilEnd && m.Offset >= r.end {
+		if sr.opts.UntilEnd && rec.Offset >= r.end {
 			return nil // the records up to the end were deleted meanwhile
 		}
-		next = m.Offset + 1
-		rec := recordOf(&m)
+		next = rec.Offset + 1
 		if err := sr.call(ctx, fn, &rec); err != nil {
 			return err
 		}

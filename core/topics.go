@@ -2,21 +2,18 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
-// topicManager creates missing topics, once per topic per process.
-// It shares the producer's transport, so a topic it creates is in the
-// producer's metadata cache before the first message is written to it.
+// topicManager creates missing topics, once per topic per process,
+// through the application's driver (on kafka-go, through the producer's
+// transport, so that a topic it creates is in the producer's metadata
+// cache before the first message is written to it).
 type topicManager struct {
-	client *kafka.Client
+	driver driver
 	cfg    *Config
 
 	known topicSet // topics that exist; positive only, as kafkaesk's cache
@@ -34,8 +31,8 @@ type topicCreation struct {
 	err  error
 }
 
-func newTopicManager(client *kafka.Client, cfg *Config) *topicManager {
-	return &topicManager{client: client, cfg: cfg, inflight: map[string]*topicCreation{}}
+func newTopicManager(d driver, cfg *Config) *topicManager {
+	return &topicManager{driver: d, cfg: cfg, inflight: map[string]*topicCreation{}}
 }
 
 func (m *topicManager) isKnown(topic string) bool { return m.known.has(topic) }
@@ -111,30 +108,20 @@ func (m *topicManager) ensure(ctx context.Context, topic string, retention time.
 }
 
 func (m *topicManager) create(ctx context.Context, topic string, retention time.Duration) error {
-	meta, err := m.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	parts, brokers, err := m.driver.describeTopic(ctx, topic)
 	if err != nil {
-		return &TopicError{Topic: topic, Err: fmt.Errorf("read metadata from %s: %w", m.cfg.Brokers, err)}
+		return &TopicError{Topic: topic, Err: err}
 	}
-	for _, t := range meta.Topics {
-		if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
-			return nil
-		}
+	if len(parts) > 0 {
+		return nil
 	}
 	rf := m.cfg.ReplicationFactor
 	if rf == 0 {
-		rf = min(3, len(meta.Brokers))
-	}
-	tc := kafka.TopicConfig{Topic: topic, NumPartitions: m.cfg.Partitions, ReplicationFactor: rf}
-	if retention > 0 {
-		tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(retention.Milliseconds(), 10)}}
+		rf = min(3, brokers)
 	}
 	m.createRequests.Add(1)
-	resp, err := m.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{tc}})
-	if err != nil {
-		return &TopicError{Topic: topic, Err: fmt.Errorf("create on %s: %w", m.cfg.Brokers, err)}
-	}
-	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return &TopicError{Topic: topic, Err: fmt.Errorf("create with %d partitions, replication factor %d: %w", tc.NumPartitions, rf, err)}
+	if err := m.driver.createTopic(ctx, topic, m.cfg.Partitions, rf, retention); err != nil {
+		return &TopicError{Topic: topic, Err: err}
 	}
 	return nil
 }
