@@ -16,6 +16,9 @@ import (
 // kafkaesk worker's --kafka-settings flag does. Keys use kafkaesk's and
 // aiokafka's names where they have one:
 //
+//	client                     "kafka-go" (the default) or "franz-go"
+//	rebalance                  "eager" (the default), "cooperative" or "consumer" (KIP-848); the last two need franz-go
+//	transactional_id           the producer's transactional id (franz-go only); see Application.Transact
 //	client_id                  string
 //	security_protocol          "PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL"
 //	sasl_mechanism             "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"
@@ -79,6 +82,31 @@ func (c *Config) ApplySettings(settings []byte) error {
 type settingApplier func(c *Config, tf *tlsFiles, v json.RawMessage) error
 
 var settingAppliers = map[string]settingApplier{
+	"client": func(c *Config, _ *tlsFiles, v json.RawMessage) error {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("want a string: %w", err)
+		}
+		switch s {
+		case ClientKafkaGo, ClientFranzGo:
+			c.Client = s
+			return nil
+		}
+		return fmt.Errorf("%q is not one of %s, %s", s, ClientKafkaGo, ClientFranzGo)
+	},
+	"rebalance": func(c *Config, _ *tlsFiles, v json.RawMessage) error {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("want a string: %w", err)
+		}
+		switch r := Rebalance(s); r {
+		case RebalanceEager, RebalanceCooperative, RebalanceConsumer:
+			c.Rebalance = r
+			return nil
+		}
+		return fmt.Errorf("%q is not one of %s, %s, %s", s, RebalanceEager, RebalanceCooperative, RebalanceConsumer)
+	},
+	"transactional_id": stringSetting(func(c *Config, s string) { c.TransactionalID = s }),
 	"client_id":           stringSetting(func(c *Config, s string) { c.ClientID = s }),
 	"sasl_plain_username": stringSetting(func(c *Config, s string) { c.SASL.Username = s }),
 	"sasl_plain_password": stringSetting(func(c *Config, s string) { c.SASL.Password = s }),

@@ -74,6 +74,12 @@ func TestSettingsApplyEachKey(t *testing.T) {
 		want     func(*core.Config)
 	}{
 		{`{"client_id": "svc"}`, func(c *core.Config) { c.ClientID = "svc" }},
+		{`{"client": "franz-go"}`, func(c *core.Config) { c.Client = core.ClientFranzGo }},
+		{`{"client": "kafka-go"}`, func(c *core.Config) { c.Client = core.ClientKafkaGo }},
+		{`{"rebalance": "cooperative"}`, func(c *core.Config) { c.Rebalance = core.RebalanceCooperative }},
+		{`{"rebalance": "consumer"}`, func(c *core.Config) { c.Rebalance = core.RebalanceConsumer }},
+		{`{"rebalance": "eager"}`, func(c *core.Config) { c.Rebalance = core.RebalanceEager }},
+		{`{"transactional_id": "orders-1"}`, func(c *core.Config) { c.TransactionalID = "orders-1" }},
 		{`{"sasl_plain_username": "alice"}`, func(c *core.Config) { c.SASL.Username = "alice" }},
 		{`{"sasl_plain_password": "s3cret"}`, func(c *core.Config) { c.SASL.Password = "s3cret" }},
 		{`{"sasl_mechanism": "SCRAM-SHA-256"}`, func(c *core.Config) { c.SASL.Mechanism = "SCRAM-SHA-256" }},
@@ -184,6 +190,10 @@ func TestSettingsBadValue(t *testing.T) {
 		{`{"num_partitions": "7"}`, "num_partitions"},
 		{`{"replication_factor": -1}`, "replication_factor"},
 		{`{"client_id": 5}`, "client_id"},
+		{`{"client": "sarama"}`, "client"},
+		{`{"client": 1}`, "client"},
+		{`{"rebalance": "sticky"}`, "rebalance"},
+		{`{"transactional_id": 1}`, "transactional_id"},
 		{`{"sasl_plain_username": true}`, "sasl_plain_username"},
 		{`{"sasl_plain_password": []}`, "sasl_plain_password"},
 		{`{"sasl_mechanism": "GSSAPI"}`, "sasl_mechanism"},
