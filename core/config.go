@@ -36,13 +36,6 @@ type Config struct {
 	// RebalanceEager, the only one kafka-go has.
 	Rebalance Rebalance
 
-	// TransactionalID is the id of the application's transactional
-	// producer, which Application.Transact uses (kafka-python's
-	// transactional_id): a restarted process with the same id fences off
-	// its predecessor's unfinished transaction. Give each instance its
-	// own, stable one. Default: none; Transact then fails. franz-go only.
-	TransactionalID string
-
 	// TopicPrefix is prepended to every stream id to form the topic name,
 	// by plain concatenation with no separator, as kafkaesk does:
 	// prefix "dev." and stream "orders" give topic "dev.orders".
@@ -336,9 +329,6 @@ func (c *Config) validate() error {
 			from = " (from $" + EnvClient + ")"
 		}
 		errs = append(errs, fmt.Errorf("Client %q%s is not one of %s, %s", c.Client, from, ClientKafkaGo, ClientFranzGo))
-	}
-	if c.TransactionalID != "" && c.Client == ClientKafkaGo {
-		errs = append(errs, fmt.Errorf("TransactionalID %q needs Client %s: %s has no transactions", c.TransactionalID, ClientFranzGo, ClientKafkaGo))
 	}
 	switch c.Rebalance {
 	case RebalanceEager:

@@ -362,7 +362,6 @@ func TestConfigClient(t *testing.T) {
 		{"unknown client", "", core.Config{Client: "sarama"}, `Client "sarama" is not one of kafka-go, franz-go`},
 		{"unknown client from env", "sarama", core.Config{}, `Client "sarama" (from $KAFKAESK_CLIENT) is not one of kafka-go, franz-go`},
 		{"cooperative on kafka-go", "", core.Config{Client: core.ClientKafkaGo, Rebalance: core.RebalanceCooperative}, `Rebalance "cooperative" needs Client franz-go`},
-		{"transactions on kafka-go", "", core.Config{Client: core.ClientKafkaGo, TransactionalID: "tx-1"}, `TransactionalID "tx-1" needs Client franz-go: kafka-go has no transactions`},
 		{"unknown rebalance", "", core.Config{Client: core.ClientFranzGo, Rebalance: "sticky"}, `Rebalance "sticky" is not one of eager, cooperative, consumer`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

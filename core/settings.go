@@ -18,7 +18,6 @@ import (
 //
 //	client                     "kafka-go" (the default) or "franz-go"
 //	rebalance                  "eager" (the default), "cooperative" or "consumer" (KIP-848); the last two need franz-go
-//	transactional_id           the producer's transactional id (franz-go only); see Application.Transact
 //	client_id                  string
 //	security_protocol          "PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL"
 //	sasl_mechanism             "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"
@@ -106,7 +105,6 @@ var settingAppliers = map[string]settingApplier{
 		}
 		return fmt.Errorf("%q is not one of %s, %s, %s", s, RebalanceEager, RebalanceCooperative, RebalanceConsumer)
 	},
-	"transactional_id": stringSetting(func(c *Config, s string) { c.TransactionalID = s }),
 	"client_id":           stringSetting(func(c *Config, s string) { c.ClientID = s }),
 	"sasl_plain_username": stringSetting(func(c *Config, s string) { c.SASL.Username = s }),
 	"sasl_plain_password": stringSetting(func(c *Config, s string) { c.SASL.Password = s }),
