@@ -17,9 +17,28 @@ build: ## build bin/kafkaesk and bin/example-service
 	$(GO) build -o $(GO_BUILD_DIR)/kafkaesk ./cmd/kafkaesk
 	$(GO) build -o $(GO_BUILD_DIR)/example-service ./examples/service
 
-test: fmt-check vet ## gofmt check, go vet, and every test with the race detector (benchmarks/ module too)
-	$(GO) test -race -count=1 ./...
-	cd benchmarks && $(GO) test -race -count=1 ./...
+# The Kafka clients core runs on: make test runs every test on each
+# (KAFKAESK_CLIENT picks the client of every Application whose Config
+# leaves Client empty). `make test CLIENTS=franz-go` runs one.
+CLIENTS ?= kafka-go franz-go
+
+# Tests that stop the real broker of KAFKA_BROKERS (by its PID in
+# KAFKA_BROKER_PID, which .ci/run sets) run on their own, after the others:
+# a broker stopped under the other packages' tests would fail them.
+BROKER_STOP_TESTS = ^TestBrokerHang
+
+test: fmt-check vet ## gofmt check, go vet, and every test with the race detector, on each client (benchmarks/ module too)
+	@set -e; for c in $(CLIENTS); do \
+		echo "== tests on client $$c"; \
+		KAFKAESK_CLIENT=$$c KAFKA_BROKER_PID= $(GO) test -race -count=1 ./...; \
+		(cd benchmarks && KAFKAESK_CLIENT=$$c $(GO) test -race -count=1 ./...); \
+		if [ -n "$$KAFKA_BROKER_PID" ]; then \
+			echo "== tests stopping the broker (PID $$KAFKA_BROKER_PID) on client $$c"; \
+			out=$$(mktemp); \
+			if ! KAFKAESK_CLIENT=$$c $(GO) test -race -count=1 -v -run '$(BROKER_STOP_TESTS)' ./core >$$out 2>&1; then cat $$out; rm -f $$out; exit 1; fi; \
+			grep -E '^(=== RUN|--- |\s+\S+_test.go|PASS|ok)' $$out; rm -f $$out; \
+		fi; \
+	done
 
 vet: ## go vet, both modules
 	$(GO) vet ./...

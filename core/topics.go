@@ -123,5 +123,28 @@ func (m *topicManager) create(ctx context.Context, topic string, retention time.
 	if err := m.driver.createTopic(ctx, topic, m.cfg.Partitions, rf, retention); err != nil {
 		return &TopicError{Topic: topic, Err: err}
 	}
-	return nil
+	return m.awaitPartitions(ctx, topic)
+}
+
+// awaitPartitions waits until every partition of a topic just created
+// answers on its leader. Kafka answers CreateTopics before the leaders
+// serve the new partitions: a first produce before then fails with
+// NOT_LEADER_FOR_PARTITION, and on kafka-go, whose Writer has no
+// idempotent producer to hold the batches queued behind a failed one,
+// its retry would land after newer messages of its key.
+func (m *topicManager) awaitPartitions(ctx context.Context, topic string) error {
+	wait := 10 * time.Millisecond
+	for {
+		parts, _, err := m.driver.describeTopic(ctx, topic)
+		if err == nil && len(parts) >= m.cfg.Partitions {
+			// The leaders answer ListOffsets once they serve the partition.
+			if _, err = m.driver.listOffsets(ctx, topic, parts, false, time.Time{}); err == nil {
+				return nil
+			}
+		}
+		if !sleepCtx(ctx, wait) {
+			return &TopicError{Topic: topic, Err: fmt.Errorf("created, but its %d partitions are not in the brokers' metadata yet: %w", m.cfg.Partitions, ctx.Err())}
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
