@@ -23,7 +23,7 @@ const benchPartitions = 4
 
 // fillTopic produces n copies of the bench envelope to a new topic and
 // returns the application (closed at the end) and the stream.
-func fillTopic(b *testing.B, n int) (*core.Application, []string) {
+func fillTopic(b *testing.B, n int, client string) (*core.Application, []string) {
 	b.Helper()
 	broker := kafkaesktest.New(b, nil)
 	cfg := core.Config{
@@ -32,6 +32,7 @@ func fillTopic(b *testing.B, n int) (*core.Application, []string) {
 		Partitions:     benchPartitions,
 		CommitInterval: time.Second,
 		Logger:         slog.New(slog.DiscardHandler),
+		Client:         client,
 	}
 	app, err := core.New(cfg)
 	if err != nil {
@@ -57,26 +58,30 @@ func fillTopic(b *testing.B, n int) (*core.Application, []string) {
 // BenchmarkConsume: a typed subscription (decode into RequestLine, no-op
 // handler) with auto-commit, one handler per partition at a time.
 func BenchmarkConsume(b *testing.B) {
-	for _, registered := range []bool{false, true} {
-		name := "schema=none"
-		if registered {
-			name = "schema=validated"
-		}
-		b.Run(name, func(b *testing.B) {
-			app, _ := fillTopic(b, b.N)
+	forEachClient(b, func(b *testing.B, client string) {
+		for _, registered := range []bool{false, true} {
+			name := "schema=none"
 			if registered {
-				core.MustRegister[RequestLine](app, nil)
+				name = "schema=validated"
 			}
-			benchRun[RequestLine](b, app)
-		})
-	}
+			b.Run(name, func(b *testing.B) {
+				app, _ := fillTopic(b, b.N, client)
+				if registered {
+					core.MustRegister[RequestLine](app, nil)
+				}
+				benchRun[RequestLine](b, app)
+			})
+		}
+	})
 }
 
 // BenchmarkConsumeBytes: the same engine with a []byte handler, no
 // decoding: what the subscription machinery itself costs.
 func BenchmarkConsumeBytes(b *testing.B) {
-	app, _ := fillTopic(b, b.N)
-	benchRun[[]byte](b, app)
+	forEachClient(b, func(b *testing.B, client string) {
+		app, _ := fillTopic(b, b.N, client)
+		benchRun[[]byte](b, app)
+	})
 }
 
 // benchRun subscribes a no-op handler of T to the filled stream and times
@@ -115,7 +120,7 @@ func benchRun[T any](b *testing.B, app *core.Application) {
 // BenchmarkRawKafkaGoReader: kafka-go's group Reader on the same data,
 // FetchMessage and a CommitMessages per 1000 messages.
 func BenchmarkRawKafkaGoReader(b *testing.B) {
-	app, brokers := fillTopic(b, b.N)
+	app, brokers := fillTopic(b, b.N, core.ClientKafkaGo)
 	tr := &kafka.Transport{}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     brokers,

@@ -13,11 +13,12 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 )
 
-// The publish benchmarks compare our typed Publish with the raw kafka-go
-// Writer sending the same bytes, with the same batch settings, against the
-// embedded broker. Each reports msgs/s; compare the two rows of a pair.
+// The publish benchmarks compare our typed Publish, on each client, with
+// that client used raw (kafka-go's Writer, franz-go's kgo.Client) sending
+// the same bytes with the same batch settings, against the embedded
+// broker. Each reports msgs/s; compare the rows of one client.
 //
-//	go test -run '^$' -bench 'Publish|RawKafkaGo' ./core/
+//	go test -run '^$' -bench 'Publish|Raw' ./core/
 
 // benchParallelism × GOMAXPROCS goroutines publish at once.
 const benchParallelism = 32
@@ -79,9 +80,20 @@ func benchWriter(b *testing.B, brokers []string, async bool, completion func([]k
 	return w
 }
 
-func benchApp(b *testing.B) (*core.Application, []string) {
+// benchClients are the clients every core benchmark runs on, each as a
+// sub-benchmark "client=...".
+var benchClients = []string{core.ClientKafkaGo, core.ClientFranzGo}
+
+// forEachClient runs bench once per client, as sub-benchmarks.
+func forEachClient(b *testing.B, bench func(b *testing.B, client string)) {
+	for _, c := range benchClients {
+		b.Run("client="+c, func(b *testing.B) { bench(b, c) })
+	}
+}
+
+func benchApp(b *testing.B, client string) (*core.Application, []string) {
 	broker := kafkaesktest.New(b, nil)
-	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "bench."})
+	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "bench.", Client: client})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,23 +110,25 @@ func reportRate(b *testing.B) {
 
 // BenchmarkPublish: many goroutines, each waiting for its acknowledgement.
 func BenchmarkPublish(b *testing.B) {
-	b.Run("schema=by-construction", func(b *testing.B) {
-		app, _ := benchApp(b)
-		core.MustRegister[RequestLine](app, nil)
-		runParallelPublish(b, func(ctx context.Context) error { return app.Publish(ctx, "requests", benchLine) })
-	})
-	b.Run("schema=validated", func(b *testing.B) {
-		app, _ := benchApp(b)
-		core.MustRegister[CheckedRequestLine](app, nil)
-		line := CheckedRequestLine(benchLine)
-		runParallelPublish(b, func(ctx context.Context) error { return app.Publish(ctx, "requests", line) })
+	forEachClient(b, func(b *testing.B, client string) {
+		b.Run("schema=by-construction", func(b *testing.B) {
+			app, _ := benchApp(b, client)
+			core.MustRegister[RequestLine](app, nil)
+			runParallelPublish(b, func(ctx context.Context) error { return app.Publish(ctx, "requests", benchLine) })
+		})
+		b.Run("schema=validated", func(b *testing.B) {
+			app, _ := benchApp(b, client)
+			core.MustRegister[CheckedRequestLine](app, nil)
+			line := CheckedRequestLine(benchLine)
+			runParallelPublish(b, func(ctx context.Context) error { return app.Publish(ctx, "requests", line) })
+		})
 	})
 }
 
 // BenchmarkRawKafkaGoWriter: the same goroutines writing the same bytes
 // through a synchronous kafka-go Writer, one message per call.
 func BenchmarkRawKafkaGoWriter(b *testing.B) {
-	app, brokers := benchApp(b)
+	app, brokers := benchApp(b, core.ClientKafkaGo)
 	w := benchWriter(b, brokers, false, nil)
 	value := benchEnvelope(b)
 	topic := app.Topic("requests")
@@ -125,25 +139,27 @@ func BenchmarkRawKafkaGoWriter(b *testing.B) {
 
 // BenchmarkPublishAsync: one goroutine publishing flat out, then a Flush.
 func BenchmarkPublishAsync(b *testing.B) {
-	app, _ := benchApp(b)
-	core.MustRegister[RequestLine](app, nil)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := app.PublishAsync(ctx, "requests", benchLine, nil); err != nil {
+	forEachClient(b, func(b *testing.B, client string) {
+		app, _ := benchApp(b, client)
+		core.MustRegister[RequestLine](app, nil)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := app.PublishAsync(ctx, "requests", benchLine, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
-	}
-	if err := app.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	reportRate(b)
+		reportRate(b)
+	})
 }
 
 // BenchmarkRawKafkaGoWriterAsync: the same bytes through an async kafka-go
 // Writer, flat out, then waiting for every completion.
 func BenchmarkRawKafkaGoWriterAsync(b *testing.B) {
-	app, brokers := benchApp(b)
+	app, brokers := benchApp(b, core.ClientKafkaGo)
 	var mu sync.Mutex
 	var acked int
 	allAcked := make(chan struct{})
