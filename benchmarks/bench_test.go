@@ -184,7 +184,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/event")
-			if s.name == nameSloghandler {
+			if s.name == nameSloghandler || s.name == nameSlogFranz {
 				b.ReportMetric(float64(got.dropped), "drops")
 			}
 		})

@@ -25,7 +25,8 @@ import (
 // its own way, onto a topic of its own with the same partitions.
 const (
 	nameKafkaGo     = "kafka-go-raw" // the baseline: raw async Writer, pre-encoded bytes
-	nameSloghandler = "sloghandler"
+	nameSloghandler = "sloghandler"          // on core's default client, kafka-go
+	nameSlogFranz   = "sloghandler-franz-go" // on core's franz-go client
 	nameSlogKafka   = "slog-kafka"
 	nameKgo         = "franz-go-kgo"
 
@@ -56,7 +57,12 @@ type tally struct{ acked, failed, unknown, dropped int64 }
 // The order is the order of the sub-benchmarks: the baseline first.
 var shippers = []shipper{
 	{nameKafkaGo, openKafkaGo},
-	{nameSloghandler, openSloghandler},
+	{nameSloghandler, func(tb testing.TB, brokers []string, prefix string) shipment {
+		return openSloghandler(tb, brokers, prefix, nameSloghandler, core.ClientKafkaGo)
+	}},
+	{nameSlogFranz, func(tb testing.TB, brokers []string, prefix string) shipment {
+		return openSloghandler(tb, brokers, prefix, nameSlogFranz, core.ClientFranzGo)
+	}},
 	{nameSlogKafka, openSlogKafka},
 	{nameKgo, openKgo},
 }
@@ -96,20 +102,22 @@ func openKafkaGo(tb testing.TB, brokers []string, prefix string) shipment {
 	}
 }
 
-// openSloghandler: our handler with its defaults, except that a full
-// queue makes the caller wait instead of dropping (Block): the benchmark
-// measures what is delivered, and counts drops should there be any.
-func openSloghandler(tb testing.TB, brokers []string, prefix string) shipment {
+// openSloghandler: our handler with its defaults on core's client, to
+// the stream name, except that a full queue makes the caller wait
+// instead of dropping (Block): the benchmark measures what is delivered,
+// and counts drops should there be any.
+func openSloghandler(tb testing.TB, brokers []string, prefix, name, client string) shipment {
 	app, err := core.New(core.Config{
 		Brokers:     brokers,
 		TopicPrefix: prefix,
 		Partitions:  partitions,
+		Client:      client,
 		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := sloghandler.New(app, nameSloghandler, &sloghandler.Options{
+	h, err := sloghandler.New(app, name, &sloghandler.Options{
 		WhenFull:     sloghandler.Block,
 		BlockTimeout: time.Minute,
 		Warnings:     io.Discard, // delivery problems show in Stats
