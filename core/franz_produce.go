@@ -50,7 +50,7 @@ type franzProduceClient struct {
 	one        [1]*Record               // the promise's; kgo runs one promise at a time
 	sendOne    [1]*Record               // send's
 
-	ctx    context.Context // ends when abort or close begins
+	ctx    context.Context // ends when abort abandons what is left, or close begins
 	cancel context.CancelFunc
 
 	// unsafe is set when abort abandons the records in flight, or close
@@ -419,8 +419,10 @@ func (c *franzProduceClient) isolatingClient() (*kgo.Client, error) {
 // abort makes everything the clients still hold complete at once. For
 // up to safeAbortWait, franz-go fails records at safe points (not
 // written); then it abandons the rest, in flight or not, reported as
-// possibly written, cuts the connections and sends nothing more. It
-// returns within about safeAbortWait. Calling it again does nothing.
+// possibly written (so is a record failed safely whose promise runs
+// only after that: conservative), cuts the connections and sends
+// nothing more. It returns within about safeAbortWait. Calling it again
+// does nothing.
 func (c *franzProduceClient) abort() {
 	c.abortOnce.Do(func() {
 		c.mu.Lock()
