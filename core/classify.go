@@ -3,12 +3,16 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The outcomes a producing call or a delivery callback can report beside
@@ -56,27 +60,42 @@ type failure struct {
 	tooLarge  bool // the message, or its batch, is too large
 }
 
-// classify is the one place that reads kafka-go's and the network's
-// errors. Anything it does not recognise is taken as final and as
-// possibly written: an unknown error must never make the producer report
-// a written message as failed.
+// classify is the one place that reads the clients' (kafka-go's and
+// franz-go's) and the network's errors. Anything it does not recognise is
+// taken as final and as possibly written: an unknown error must never
+// make the producer report a written message as failed.
+//
+// Two markers a produce client wraps around a cause override what the
+// cause says: *notSentError (no request carried the message: not
+// written) and *finalError (the client retried it as far as it will:
+// not retryable).
 func classify(err error) failure {
+	f := classifyCause(err)
 	var notSent *notSentError
 	if errors.As(err, &notSent) {
-		f := classify(notSent.err)
 		f.written = false
-		return f
 	}
-	var kerr kafka.Error
+	var final *finalError
+	if errors.As(err, &final) {
+		f.retryable = false
+	}
+	return f
+}
+
+// classifyCause classifies err by its cause, ignoring the markers.
+func classifyCause(err error) failure {
+	var kafkaErr kafka.Error
+	var franzErr *kerr.Error
 	var tooLarge kafka.MessageTooLargeError
 	var opErr *net.OpError
 	switch {
 	case err == nil:
 		return failure{}
-	case errors.Is(err, ErrMessageTooLarge), errors.As(err, &tooLarge):
+	case errors.Is(err, ErrMessageTooLarge), errors.As(err, &tooLarge),
+		errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return failure{tooLarge: true}
-	case errors.As(err, &kerr):
-		switch kerr {
+	case errors.As(err, &kafkaErr):
+		switch kafkaErr {
 		case kafka.MessageSizeTooLarge:
 			return failure{tooLarge: true}
 		case kafka.RequestTimedOut, kafka.NotEnoughReplicasAfterAppend:
@@ -84,7 +103,23 @@ func classify(err error) failure {
 			return failure{retryable: true, written: true}
 		}
 		// Any other error code: the broker did not write the batch.
-		return failure{retryable: kerr.Temporary()}
+		return failure{retryable: kafkaErr.Temporary()}
+	case errors.As(err, &franzErr):
+		// franz-go's kerr: the same codes, the same meanings.
+		switch franzErr {
+		case kerr.RequestTimedOut, kerr.NotEnoughReplicasAfterAppend:
+			return failure{retryable: true, written: true}
+		}
+		return failure{retryable: franzErr.Retriable}
+	case errors.Is(err, kgo.ErrMaxBuffered):
+		// franz-go refused it before buffering it.
+		return failure{retryable: true}
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries),
+		errors.Is(err, kgo.ErrAborting), errors.Is(err, kgo.ErrClientClosed):
+		// franz-go gave the record up: without the idempotent producer,
+		// possibly after a request carried it (the produce client marks
+		// with notSentError what franz-go fails only when safe).
+		return failure{written: true}
 	case errors.Is(err, errAborted), errors.Is(err, io.ErrClosedPipe):
 		// The producer is closing: nothing more is sent.
 		return failure{}
@@ -104,6 +139,32 @@ func classify(err error) failure {
 		return failure{retryable: true, written: true}
 	}
 	return failure{written: true}
+}
+
+// finalError marks a failure the client has already retried as far as it
+// will: the producer reports it without retrying.
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+func (e *finalError) Unwrap() error { return e.err }
+
+// franzOutcome returns the error a franz-go produce failure is reported
+// with: err under the outcome callers test for with errors.Is
+// (ErrDeliveryTimeout for franz-go's record timeout, ErrMessageTooLarge,
+// ErrClosed for records Close gave up on), naming brokers where the
+// cause does not.
+func franzOutcome(err error, brokers []string, deliveryTimeout time.Duration) error {
+	switch {
+	case err == nil, errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrDeliveryTimeout), errors.Is(err, ErrClosed):
+		return err
+	case errors.Is(err, kgo.ErrRecordTimeout):
+		return fmt.Errorf("%w (%v) producing to %s: %w", ErrDeliveryTimeout, deliveryTimeout, brokers, err)
+	case classify(err).tooLarge:
+		return fmt.Errorf("%w: the broker refused it: %w", ErrMessageTooLarge, err)
+	case errors.Is(err, kgo.ErrAborting), errors.Is(err, kgo.ErrClientClosed), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: Close gave up waiting for %s: %w", ErrClosed, brokers, err)
+	}
+	return err
 }
 
 // errAborted is what the producer's connections answer once Close gave

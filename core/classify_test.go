@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // classify decides, for every error a produce can end with, whether the
@@ -45,6 +48,25 @@ func TestClassify(t *testing.T) {
 		{"not sent, whatever the cause", &notSentError{io.EOF}, failure{retryable: true}},
 		{"not sent and final", &notSentError{kafka.TopicAuthorizationFailed}, failure{}},
 		{"unknown: final, and maybe written", errors.New("something new"), failure{written: true}},
+
+		// franz-go's errors.
+		{"franz: leader moved", kerr.NotLeaderForPartition, failure{retryable: true}},
+		{"franz: not enough replicas: refused before the append", kerr.NotEnoughReplicas, failure{retryable: true}},
+		{"franz: not enough replicas after the append", kerr.NotEnoughReplicasAfterAppend, failure{retryable: true, written: true}},
+		{"franz: broker timed out waiting for replicas", kerr.RequestTimedOut, failure{retryable: true, written: true}},
+		{"franz: message too large", fmt.Errorf("%w (uncompressed_bytes=9)", kerr.MessageTooLarge), failure{tooLarge: true}},
+		{"franz: batch too large for a segment", kerr.RecordListTooLarge, failure{tooLarge: true}},
+		{"franz: not authorized: final", kerr.TopicAuthorizationFailed, failure{}},
+		{"franz: record timeout, maybe after a request", kgo.ErrRecordTimeout, failure{written: true}},
+		{"franz: retries exhausted, maybe after a request", kgo.ErrRecordRetries, failure{written: true}},
+		{"franz: aborted, maybe in flight", kgo.ErrAborting, failure{written: true}},
+		{"franz: client closed, maybe in flight", kgo.ErrClientClosed, failure{written: true}},
+		{"franz: refused before buffering", kgo.ErrMaxBuffered, failure{retryable: true}},
+		{"final: retriable cause, not retried", &finalError{kerr.NotEnoughReplicas}, failure{}},
+		{"final and maybe written", &finalError{io.EOF}, failure{written: true}},
+		{"final, not sent: the idempotent producer's timeout", &notSentError{&finalError{franzOutcome(kgo.ErrRecordTimeout, []string{"b:9092"}, time.Minute)}}, failure{}},
+		{"markers in either order", &finalError{&notSentError{io.EOF}}, failure{}},
+		{"final, wrapped by the producer", &PublishError{Topic: "t", Err: fmt.Errorf("%w: %w", ErrOutcomeUnknown, &finalError{io.EOF})}, failure{written: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := classify(tc.err); got != tc.want {
@@ -55,6 +77,39 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// franzOutcome puts franz-go's failures under the outcomes callers test
+// for, keeping the cause, and leaves the others alone.
+func TestClassifyFranzOutcome(t *testing.T) {
+	brokers := []string{"b1:9092", "b2:9092"}
+	for _, tc := range []struct {
+		err  error
+		want error // nil: err unchanged
+	}{
+		{kgo.ErrRecordTimeout, ErrDeliveryTimeout},
+		{fmt.Errorf("%w, last err: %w", kgo.ErrRecordTimeout, kerr.NotEnoughReplicas), ErrDeliveryTimeout},
+		{kerr.MessageTooLarge, ErrMessageTooLarge},
+		{kerr.RecordListTooLarge, ErrMessageTooLarge},
+		{kgo.ErrAborting, ErrClosed},
+		{kgo.ErrClientClosed, ErrClosed},
+		{context.Canceled, ErrClosed},
+		{kerr.TopicAuthorizationFailed, nil},
+		{fmt.Errorf("%w: already ours", ErrMessageTooLarge), nil},
+	} {
+		got := franzOutcome(tc.err, brokers, time.Minute)
+		assert.ErrorIs(t, got, tc.err, "the cause is kept")
+		if tc.want == nil {
+			assert.Equal(t, tc.err, got)
+			continue
+		}
+		assert.ErrorIs(t, got, tc.want, "%v", tc.err)
+		if tc.want == ErrDeliveryTimeout || tc.want == ErrClosed {
+			assert.ErrorContains(t, got, "b1:9092")
+		}
+		assert.Equal(t, classify(tc.err).tooLarge, classify(got).tooLarge, "classify reads the same")
+	}
+	assert.NoError(t, franzOutcome(nil, brokers, time.Minute))
 }
 
 // The backoff doubles from RetryBackoff with each failed round in a row,

@@ -1,7 +1,10 @@
 package core
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -19,24 +22,30 @@ type franzDriver struct {
 	cfg  *Config
 	dial *abortableDialer
 	base []kgo.Opt // the options every client of the driver starts from
+
+	admin franzAdmin // the admin requests' client; see franz_admin.go
 }
 
 func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
+	dialFn := dial.DialContext
+	if cfg.TLS != nil {
+		// kgo refuses DialTLSConfig beside a Dialer: TLS goes on top of
+		// the abortable dialer's connections, as kafka-go's Transport does.
+		dialFn = dialTLS(dial, cfg.TLS.Clone())
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
-		kgo.Dialer(dial.DialContext),
+		kgo.Dialer(dialFn),
 		kgo.DialTimeout(cfg.DialTimeout),
 		kgo.MetadataMaxAge(cfg.MetadataMaxAge),
 		kgo.MetadataMinAge(min(cfg.MetadataMaxAge, 100*time.Millisecond)),
-		kgo.RequestTimeoutOverhead(cfg.RequestTimeout),
+		// kgo allows 100ms to 15m.
+		kgo.RequestTimeoutOverhead(min(max(cfg.RequestTimeout, 100*time.Millisecond), 15*time.Minute)),
 		kgo.RetryTimeout(cfg.RequestTimeout),
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return min(cfg.RetryBackoff<<min(max(tries-1, 0), 20), cfg.RetryBackoffMax)
 		}),
-	}
-	if cfg.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
 	}
 	mech, err := cfg.SASL.franzMechanism()
 	if err != nil {
@@ -49,6 +58,30 @@ func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
 }
 
 func (d *franzDriver) name() string { return ClientFranzGo }
+
+// dialTLS returns a dial function that makes a TLS connection over one of
+// dial's, with the broker's host as ServerName when conf has none.
+func dialTLS(dial *abortableDialer, conf *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := conf
+		if c.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				c = conf.Clone()
+				c.ServerName = host
+			}
+		}
+		tc := tls.Client(conn, c)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		return tc, nil
+	}
+}
 
 // options returns the driver's base options followed by more.
 func (d *franzDriver) options(more ...kgo.Opt) []kgo.Opt {
