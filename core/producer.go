@@ -14,18 +14,20 @@ import (
 // the bounded buffer, topic creation, retries with backoff, the one
 // report of each message's outcome, and Flush and Close. It hands
 // messages to a produce client (kafka-go's async Writer in writer.go,
-// or franz-go's producer in franz_produce.go) from one
-// goroutine, the sender, so that no caller ever waits on the network.
+// or franz-go's producer in franz_produce.go) from one goroutine, the
+// sender, so that no caller ever waits on the network.
 //
 // A message is in exactly one place until it is settled: the inbox
 // (accepted, not handed over), the client (handed over, outcome not
 // known), or retries (failed retriably, waiting for the backoff).
 // Retries go out before anything newer, in the order the messages were
 // accepted, and only once nothing is left in the client, so that
-// messages of one key stay in order across retries; except that the
-// batches the client had already queued behind a failed one are written
-// before its retry when the broker is back by then (kafka-go's Writer
-// has no idempotent producer to hold them).
+// messages of one key stay in order across retries; except, on
+// kafka-go, that the batches the Writer had already queued behind a
+// failed one are written before its retry when the broker is back by
+// then (kafka-go has no idempotent producer to hold them). franz-go's
+// client retries inside, idempotently and in order, and reports only
+// final outcomes: retries here are then only for what it never got.
 type producer struct {
 	cfg    *Config
 	client produceClient
