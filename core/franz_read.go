@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -69,11 +70,12 @@ type franzFetcher struct {
 
 	ready chan struct{} // cap 1: a token when queue, err or closed changed
 
+	closed atomic.Bool // set under mu; read by next without it
+
 	mu     sync.Mutex
 	queue  []franzBatch // oldest first
 	err    error        // the partition's failure, returned once queue is drained
 	paused bool         // the partition is paused in the client by this fetcher
-	closed bool
 
 	// The batch being handed out; next's alone.
 	cur []*kgo.Record
@@ -90,7 +92,7 @@ func newFranzFetcher(p franzPauser, topic string, partition int32, group bool) *
 func (f *franzFetcher) push(recs []*kgo.Record, hwm int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
+	if f.closed.Load() {
 		return
 	}
 	f.queue = append(f.queue, franzBatch{recs: recs, hwm: hwm})
@@ -105,7 +107,7 @@ func (f *franzFetcher) push(recs []*kgo.Record, hwm int64) {
 func (f *franzFetcher) fail(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.err != nil {
+	if f.closed.Load() || f.err != nil {
 		return
 	}
 	f.err = err
@@ -119,6 +121,9 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return Record{}, err
+		}
+		if f.closed.Load() {
+			return Record{}, errFetcherClosed
 		}
 		if len(f.cur) > 0 {
 			r := f.cur[0]
@@ -145,7 +150,7 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 func (f *franzFetcher) take() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
+	if f.closed.Load() {
 		return errFetcherClosed
 	}
 	if len(f.queue) == 0 {
@@ -171,10 +176,10 @@ func (f *franzFetcher) close() { f.shut(true) }
 func (f *franzFetcher) shut(touchClient bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
+	if f.closed.Load() {
 		return
 	}
-	f.closed = true
+	f.closed.Store(true)
 	f.queue = nil
 	if touchClient {
 		f.setPaused(!f.group)
