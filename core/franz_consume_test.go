@@ -1,124 +1,18 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
-
-// franzEnv is an embedded broker, and a franz-go driver and an admin
-// client on it.
-type franzEnv struct {
-	t      *testing.T
-	broker *kafkaesktest.Broker
-	cfg    Config
-	d      *franzDriver
-	admin  *kgo.Client
-	log    *franzTestLog
-}
-
-// newFranzEnv starts a broker. Every goroutine started from here on must
-// be gone when the test's cleanups ran.
-func newFranzEnv(t *testing.T) *franzEnv {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	b := kafkaesktest.New(t, nil)
-	cfg := Config{Brokers: b.Brokers(), HeartbeatInterval: 100 * time.Millisecond}.withDefaults()
-	log := &franzTestLog{}
-	cfg.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := kgo.NewClient(kgo.SeedBrokers(b.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", log.String())
-		}
-	})
-	return &franzEnv{t: t, broker: b, cfg: cfg, d: d, admin: admin, log: log}
-}
-
-// franzTestLog collects the log of a test.
-type franzTestLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *franzTestLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *franzTestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (e *franzEnv) ctx() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	e.t.Cleanup(cancel)
-	return ctx
-}
-
-// createTopic creates topic with partitions.
-func (e *franzEnv) createTopic(topic string, partitions int) {
-	e.t.Helper()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, int32(partitions), 1
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(e.ctx(), e.admin)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
-	}
-	if err != nil {
-		e.t.Fatalf("create topic %s: %v", topic, err)
-	}
-}
-
-// produce writes n records to each of topic's partitions, valued
-// "p<partition>-<i>" with i counting from first, in one request.
-func (e *franzEnv) produce(topic string, partitions, first, n int) {
-	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.broker.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cl.Close()
-	var recs []*kgo.Record
-	for p := range partitions {
-		for i := first; i < first+n; i++ {
-			recs = append(recs, &kgo.Record{
-				Topic: topic, Partition: int32(p),
-				Key: []byte("k"), Value: fmt.Appendf(nil, "p%d-%d", p, i),
-				Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("v")}},
-			})
-		}
-	}
-	if err := cl.ProduceSync(e.ctx(), recs...).FirstErr(); err != nil {
-		e.t.Fatalf("produce to %s: %v", topic, err)
-	}
-}
 
 // franzTestCore does what core does above the seam: a goroutine per
 // assigned partition handles its records one by one; revoked stops them,
@@ -328,18 +222,6 @@ func (c *franzTestCore) checkRevokedOnce() {
 	}
 }
 
-// waitFor waits until cond holds, failing the test after a while.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // checkDelivered checks that the cores delivered, together, offsets first
 // to first+n-1 of each of topic's partitions exactly once, in increasing
 // order at each core.
@@ -540,6 +422,59 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	stopB(5 * time.Second)
 	checkDelivered(t, "slow", 3, 0, 200, a, b)
+}
+
+// TestFranzMemberLostPartitionsAreRevokedAsLost makes the coordinator
+// answer a heartbeat with ILLEGAL_GENERATION: kgo reports the partitions
+// lost, the member passes that on (no commit: the test's core commits
+// only revoked partitions), rejoins and is assigned them again with new
+// fetchers, which start over from the group's commit (none): every record
+// again, in order.
+func TestFranzMemberLostPartitionsAreRevokedAsLost(t *testing.T) {
+	checkFranzLeaks(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := franzEnvOn(t, c.ListenAddrs())
+	e.createTopic("lost", 2)
+	e.produce("lost", 2, 0, 20)
+
+	a, stop := e.join("a", "g", "lost", RebalanceEager, 0)
+	waitFor(t, "a to deliver 40 records", func() bool { return a.count() >= 40 })
+	c.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.IllegalGeneration.Code
+		return resp, nil, true
+	})
+	waitFor(t, "a to get its partitions again", func() bool { return a.count() >= 80 })
+	ev := a.history()
+	stop(5 * time.Second)
+	if len(ev) != 3 || len(ev[0].tps) != 2 || !ev[1].revoked || !ev[1].lost || len(ev[1].tps) != 2 || ev[2].revoked || len(ev[2].tps) != 2 {
+		t.Errorf("a's events: %+v; want assigned 2, lost 2, assigned 2", ev)
+	}
+	for p := range 2 {
+		a.mu.Lock()
+		got := a.delivered[topicPartition{"lost", p}]
+		a.mu.Unlock()
+		want := slices.Concat(franzSeq(20), franzSeq(20))
+		if !slices.Equal(got, want) {
+			t.Errorf("partition %d delivered %v; want %v", p, got, want)
+		}
+	}
+	if !strings.Contains(e.log.String(), "group session failed; rejoining") {
+		t.Errorf("the lost session is not logged:\n%s", e.log.String())
+	}
+}
+
+// franzSeq is 0 to n-1.
+func franzSeq(n int) []int64 {
+	s := make([]int64, n)
+	for i := range s {
+		s[i] = int64(i)
+	}
+	return s
 }
 
 func TestFranzMemberRejectsAnUnknownRebalance(t *testing.T) {

@@ -89,7 +89,7 @@ func TestFranzSourceReadsFromStartOffsets(t *testing.T) {
 func TestFranzSourceReadCommittedSkipsAbortedTransaction(t *testing.T) {
 	e := newFranzEnv(t)
 	e.createTopic("txn", 1)
-	tx, err := kgo.NewClient(kgo.SeedBrokers(e.broker.Brokers()...), kgo.TransactionalID("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	tx, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +127,7 @@ func TestFranzSourceReadCommittedSkipsAbortedTransaction(t *testing.T) {
 // not read the topic: next returns the broker's refusal, naming the
 // topic, instead of waiting.
 func TestFranzSourceSurfacesAnAuthorizationFailure(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	checkFranzLeaks(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
 		kfake.Superuser("PLAIN", "admin", "secret"), kfake.User("PLAIN", "reader", "secret"), kfake.SeedTopics(1, "private"))
 	if err != nil {
