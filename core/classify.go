@@ -157,7 +157,7 @@ func franzOutcome(err error, brokers []string, deliveryTimeout time.Duration) er
 	switch {
 	case err == nil, errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrDeliveryTimeout), errors.Is(err, ErrClosed):
 		return err
-	case errors.Is(err, kgo.ErrRecordTimeout):
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w (%v) producing to %s: %w", ErrDeliveryTimeout, deliveryTimeout, brokers, err)
 	case classify(err).tooLarge:
 		return fmt.Errorf("%w: the broker refused it: %w", ErrMessageTooLarge, err)

@@ -80,12 +80,17 @@ func newDriver(cfg *Config) (driver, error) {
 	dial := newAbortableDialer(cfg.DialTimeout)
 	switch cfg.Client {
 	case ClientFranzGo:
-		return nil, fmt.Errorf("kafkaesk: Client %s: not wired in yet", ClientFranzGo) // replaced when the franz-go produce, admin and consume halves land
+		return newFranzDriver(cfg, dial)
 	case ClientKafkaGo:
 		return newKafkaGoDriver(cfg, dial)
 	}
 	return nil, fmt.Errorf("kafkaesk: Client %q is not one of %s, %s", cfg.Client, ClientKafkaGo, ClientFranzGo)
 }
+
+var (
+	_ driver = (*kafkaGoDriver)(nil)
+	_ driver = (*franzDriver)(nil)
+)
 
 // completeFunc reports the outcome of one attempt at recs: nil when the
 // broker acknowledged them (with their Partition and Offset set), else

@@ -143,7 +143,7 @@ func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, i
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return nil, 0, &TopicError{Topic: topic, Err: fmt.Errorf("read metadata from %s: %w", d.brokers(), err)}
+		return nil, 0, fmt.Errorf("read metadata from %s: %w", d.brokers(), err)
 	}
 	for _, t := range resp.Topics {
 		if t.Topic == nil || *t.Topic != topic {
@@ -153,7 +153,7 @@ func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, i
 		case errors.Is(err, kerr.UnknownTopicOrPartition):
 			return nil, len(resp.Brokers), nil
 		case err != nil && !errors.Is(err, kerr.LeaderNotAvailable): // being created: it exists
-			return nil, 0, &TopicError{Topic: topic, Err: fmt.Errorf("metadata from %s: %w", d.brokers(), err)}
+			return nil, 0, fmt.Errorf("metadata from %s: %w", d.brokers(), err)
 		}
 		var parts []int
 		for _, p := range t.Partitions {
@@ -190,7 +190,7 @@ func (d *franzDriver) createTopic(ctx context.Context, topic string, partitions,
 	adm.SetTimeoutMillis(int32(min(d.cfg.RequestTimeout.Milliseconds(), math.MaxInt32)))
 	resps, err := adm.CreateTopics(ctx, p, rf, configs, topic)
 	if err != nil {
-		return &TopicError{Topic: topic, Err: fmt.Errorf("create on %s: %w", d.brokers(), err)}
+		return fmt.Errorf("create on %s: %w", d.brokers(), err)
 	}
 	resp, err := resps.On(topic, nil)
 	if err == nil {
@@ -202,7 +202,7 @@ func (d *franzDriver) createTopic(ctx context.Context, topic string, partitions,
 	case resp.ErrMessage != "":
 		err = fmt.Errorf("%w (%s)", err, resp.ErrMessage)
 	}
-	return &TopicError{Topic: topic, Err: fmt.Errorf("create on %s with %d partitions, replication factor %d: %w", d.brokers(), p, rf, err)}
+	return fmt.Errorf("create on %s with %d partitions, replication factor %d: %w", d.brokers(), p, rf, err)
 }
 
 // listOffsets lists, for each of topic's partitions, the first offset,
@@ -283,7 +283,7 @@ func (d *franzDriver) listOffsets(ctx context.Context, topic string, partitions 
 		}
 	}
 	if len(errs) > 0 {
-		return nil, &TopicError{Topic: topic, Err: fmt.Errorf("list offsets: %w", errors.Join(errs...))}
+		return nil, fmt.Errorf("list offsets: %w", errors.Join(errs...))
 	}
 	return out, nil
 }

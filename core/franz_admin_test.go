@@ -87,9 +87,8 @@ func TestFranzDescribeAndCreateTopic(t *testing.T) {
 	assert.Equal(t, "129600000", topicConfig(t, b.Brokers(), "orders", "retention.ms"))
 
 	err = d.createTopic(ctx, "replicated", 1, 3, 0)
-	var te *TopicError
-	require.ErrorAs(t, err, &te, "one broker cannot hold three replicas")
-	assert.Equal(t, "replicated", te.Topic)
+	require.Error(t, err, "one broker cannot hold three replicas")
+	assert.ErrorContains(t, err, "replication factor 3")
 	assert.ErrorContains(t, err, b.Addr())
 }
 
@@ -137,9 +136,7 @@ func TestFranzListOffsets(t *testing.T) {
 	require.NoError(t, txn.EndTransaction(ctx, kgo.TryAbort))
 
 	_, err = d.listOffsets(ctx, "offsets", []int{0, 9}, false, time.Time{})
-	var te *TopicError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, "offsets", te.Topic)
+	require.Error(t, err)
 	assert.ErrorContains(t, err, "partition 9")
 	assert.NotContains(t, err.Error(), "partition 0")
 }

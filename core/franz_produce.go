@@ -108,7 +108,6 @@ func (d *franzDriver) produceOptions() ([]kgo.Opt, error) {
 		// and the slack covers records whose promise is running, so that
 		// Produce never blocks the sender.
 		kgo.MaxBufferedRecords(cfg.MaxBufferedMessages+maxHandOver),
-		kgo.RecordDeliveryTimeout(max(cfg.DeliveryTimeout, time.Second)), // kgo's least
 		kgo.ProduceRequestTimeout(min(max(cfg.RequestTimeout, 100*time.Millisecond), time.Duration(math.MaxInt32)*time.Millisecond)),
 		// franz-go retries until DeliveryTimeout; the producer does not.
 		kgo.RecordRetries(math.MaxInt),
@@ -159,6 +158,26 @@ type franzRecord struct {
 	kr      kgo.Record
 	rec     *Record
 	headers []kgo.RecordHeader // kr.Headers' array, kept for reuse
+	ho      *handOver          // the hand-over it came in
+}
+
+// handOver bounds the delivery of the records of one send by their
+// DeliveryTimeout: franz-go fails them (at safe points only, as
+// idempotence requires) when its context's deadline passes. franz-go's
+// own RecordDeliveryTimeout would not do: it counts from the record's
+// timestamp, which a caller may set in the past. The context's timer is
+// released when the last of its records is settled.
+type handOver struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	n      atomic.Int64 // its records not settled yet
+}
+
+// done settles one of ho's records.
+func (ho *handOver) done() {
+	if ho.n.Add(-1) == 0 {
+		ho.cancel()
+	}
 }
 
 var franzRecords = sync.Pool{New: func() any { return &franzRecord{Context: context.Background()} }}
@@ -181,7 +200,7 @@ func newFranzRecord(r *Record) *franzRecord {
 // release returns fr to the pool, keeping no reference to the record.
 func (fr *franzRecord) release() {
 	clear(fr.headers)
-	fr.kr, fr.rec = kgo.Record{}, nil
+	fr.kr, fr.rec, fr.ho = kgo.Record{}, nil, nil
 	franzRecords.Put(fr)
 }
 
@@ -194,6 +213,7 @@ func (fr *franzRecord) release() {
 func (c *franzProduceClient) send(recs []*Record) {
 	var ctx context.Context // for topic creation; made when needed
 	var failed map[string]error
+	var ho *handOver // made at the first record handed over
 	for _, r := range recs {
 		if c.ctx.Err() != nil {
 			c.sendFailed(r, &notSentError{errAborted})
@@ -222,9 +242,32 @@ func (c *franzProduceClient) send(recs []*Record) {
 			c.sendFailed(r, &notSentError{fmt.Errorf("%w: message of %d bytes is larger than the batch limit (BatchBytes %d)", ErrMessageTooLarge, size, c.cfg.BatchBytes)})
 			continue
 		}
+		if ho == nil {
+			ho = c.newHandOver(r.produce.deadline)
+		}
+		fr := newFranzRecord(r)
+		fr.ho = ho
+		ho.n.Add(1)
 		c.outstanding.Add(1)
-		c.cl.Produce(c.ctx, &newFranzRecord(r).kr, c.promiseFn)
+		c.cl.Produce(ho.ctx, &fr.kr, c.promiseFn)
 	}
+	if ho != nil {
+		ho.done() // its own token: the last record settled releases it
+	}
+}
+
+// newHandOver returns a hand-over whose records are given up on at
+// deadline (accepted first, so the earliest); none for zero. It holds a
+// token of its own until send has handed everything over.
+func (c *franzProduceClient) newHandOver(deadline time.Time) *handOver {
+	ho := &handOver{}
+	if deadline.IsZero() {
+		ho.ctx, ho.cancel = c.ctx, func() {}
+	} else {
+		ho.ctx, ho.cancel = context.WithDeadline(c.ctx, deadline)
+	}
+	ho.n.Store(1)
+	return ho
 }
 
 // sendFailed reports r failed with err, from send.
@@ -240,6 +283,9 @@ func (c *franzProduceClient) promise(kr *kgo.Record, err error) {
 	defer c.outstanding.Done()
 	fr := kr.Context.(*franzRecord)
 	r := fr.rec
+	if fr.ho != nil {
+		fr.ho.done()
+	}
 	if r.Time.IsZero() {
 		r.Time = kr.Timestamp // a retry by the isolator keeps it
 	}

@@ -279,13 +279,13 @@ func TestFranzRecordSharesTheFetchedSlices(t *testing.T) {
 	at := time.UnixMilli(1700000000123)
 	r := &kgo.Record{Topic: "t", Partition: 1, Offset: 7, Key: []byte("k"), Value: []byte("v"), Timestamp: at,
 		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "b"}}}
-	rec := franzRecord(r, 9)
+	rec := recordFromFranz(r, 9)
 	if rec.Topic != "t" || rec.Partition != 1 || rec.Offset != 7 || rec.HighWaterMark != 9 || !rec.Time.Equal(at) ||
 		&rec.Key[0] != &r.Key[0] || &rec.Value[0] != &r.Value[0] ||
 		len(rec.Headers) != 2 || rec.Headers[0].Key != "a" || string(rec.Headers[0].Value) != "1" || rec.Headers[1].Key != "b" {
 		t.Errorf("franzRecord: %+v", rec)
 	}
-	if rec := franzRecord(&kgo.Record{}, 0); rec.Headers != nil {
+	if rec := recordFromFranz(&kgo.Record{}, 0); rec.Headers != nil {
 		t.Errorf("a record without headers got %v", rec.Headers)
 	}
 }

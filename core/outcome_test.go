@@ -121,7 +121,10 @@ func TestBrokerRestartUnderLoadReportsEveryMessageOnce(t *testing.T) {
 	t.Logf("delivered %d, failed %d, unknown %d; %+v", delivered, failed, unknown, app.ProducerStats())
 	assert.Equal(t, goroutines*each, delivered, "retriable failures are retried until delivered")
 	s := app.ProducerStats()
-	assert.Greater(t, s.Retried, int64(0), "the restart made the producer retry")
+	if app.Config().Client == core.ClientKafkaGo {
+		// franz-go retries inside its client, out of the producer's sight.
+		assert.Greater(t, s.Retried, int64(0), "the restart made the producer retry")
+	}
 	assert.Equal(t, s.Accepted, s.Delivered+s.Failed+s.Unknown)
 
 	// Per key, the first copy of each message comes in publishing order.
