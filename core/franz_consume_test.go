@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -502,5 +503,48 @@ func TestFranzMemberCommitOutsideRunFails(t *testing.T) {
 	err = m.commit(context.Background(), map[string]map[int]int64{"t": {0: 1}})
 	if err == nil || !strings.Contains(err.Error(), "group g") {
 		t.Errorf("commit before run: %v; want an error naming the group", err)
+	}
+}
+
+func TestFranzCommitErrorNamesThePartitionAndOffset(t *testing.T) {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	for _, topic := range []struct {
+		name string
+		id   byte
+	}{{"a", 1}, {"b", 2}} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID[0] = topic.name, topic.id
+		for p := range 2 {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = int32(p), int64(10*p+int(topic.id))
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	answer := func(name string, id byte, partition int32, code int16) *kmsg.OffsetCommitResponse {
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID[0] = name, id
+		rp := kmsg.NewOffsetCommitResponseTopicPartition()
+		rp.Partition, rp.ErrorCode = partition, code
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp
+	}
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		resp *kmsg.OffsetCommitResponse
+		err  error
+		want string
+	}{
+		{answer("a", 1, 1, 0), nil, ""},
+		{nil, boom, "boom"},
+		{answer("b", 2, 1, kerr.IllegalGeneration.Code), nil, "b/1 at 12: ILLEGAL_GENERATION"},
+		{answer("", 2, 1, kerr.RebalanceInProgress.Code), nil, "b/1 at 12: REBALANCE_IN_PROGRESS"}, // v10: by topic ID
+	} {
+		err := franzCommitError(req, c.resp, c.err)
+		if got := fmt.Sprint(err); c.want == "" && err != nil || c.want != "" && !strings.HasPrefix(got, c.want) {
+			t.Errorf("franzCommitError: %v; want %q", err, c.want)
+		}
 	}
 }
