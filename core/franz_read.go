@@ -128,7 +128,7 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 		if len(f.cur) > 0 {
 			r := f.cur[0]
 			f.cur = f.cur[1:]
-			return franzRecord(r, f.hwm), nil
+			return recordOfFranz(r, f.hwm), nil
 		}
 		if err := f.take(); err != nil {
 			return Record{}, err
@@ -210,10 +210,10 @@ func (f *franzFetcher) wake() {
 	}
 }
 
-// franzRecord returns the Record of a record kgo fetched, with the
+// recordOfFranz returns the Record of a record kgo fetched, with the
 // partition's high watermark hwm. It shares r's key, value and header
 // values: kgo does not reuse them.
-func franzRecord(r *kgo.Record, hwm int64) Record {
+func recordOfFranz(r *kgo.Record, hwm int64) Record {
 	rec := Record{
 		Topic:         r.Topic,
 		Partition:     int(r.Partition),
