@@ -89,8 +89,9 @@ func (d *franzDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 // run joins the group and polls until ctx ends; then it leaves the group,
 // which revokes every partition still assigned (kgo calls onRevoked while
 // commits still work), and returns nil. It returns an error only when the
-// client cannot be made. Every goroutine of the member, kgo's included,
-// has ended when it returns. It is called once.
+// client cannot be made. It is called once. The member has no goroutine
+// but run's; its client is closed when run returns (a few of kgo's
+// goroutines finish winding down just after Close returns).
 func (m *franzMember) run(ctx context.Context) error {
 	cl, err := kgo.NewClient(m.opts...)
 	if err != nil {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -222,10 +223,10 @@ func (c *franzTestCore) checkRevokedOnce() {
 	}
 }
 
-// checkDelivered checks that the cores delivered, together, offsets first
+// franzCheckDelivered checks that the cores delivered, together, offsets first
 // to first+n-1 of each of topic's partitions exactly once, in increasing
 // order at each core.
-func checkDelivered(t *testing.T, topic string, partitions int, first, n int64, cores ...*franzTestCore) {
+func franzCheckDelivered(t *testing.T, topic string, partitions int, first, n int64, cores ...*franzTestCore) {
 	t.Helper()
 	for p := range partitions {
 		tp := topicPartition{topic: topic, partition: p}
@@ -261,7 +262,7 @@ func TestFranzMemberConsumesCommitsAndTheNextMemberResumes(t *testing.T) {
 	e.produce("orders", 3, 0, 20)
 
 	a, stopA := e.join("a", "g", "orders", RebalanceEager, 0)
-	waitFor(t, "a to deliver 60 records", func() bool { return a.count() >= 60 })
+	franzWaitFor(t, "a to deliver 60 records", func() bool { return a.count() >= 60 })
 	if got := a.history()[0].tps; len(got) != 3 {
 		t.Errorf("a's first assignment: %v; want the 3 partitions", got)
 	}
@@ -273,19 +274,19 @@ func TestFranzMemberConsumesCommitsAndTheNextMemberResumes(t *testing.T) {
 		t.Errorf("first record: %+v", rec)
 	}
 	stopA(5 * time.Second)
-	checkDelivered(t, "orders", 3, 0, 20, a)
+	franzCheckDelivered(t, "orders", 3, 0, 20, a)
 	a.checkRevokedOnce()
 
 	// The next member starts at a's commits: at 20.
 	e.produce("orders", 3, 20, 10)
 	b, stopB := e.join("b", "g", "orders", RebalanceEager, 0)
-	waitFor(t, "b to deliver 30 records", func() bool { return b.count() >= 30 })
+	franzWaitFor(t, "b to deliver 30 records", func() bool { return b.count() >= 30 })
 	time.Sleep(300 * time.Millisecond) // anything more would be a duplicate
 	stopB(5 * time.Second)
 	if n := b.count(); n != 30 {
 		t.Errorf("b delivered %d records; want 30", n)
 	}
-	checkDelivered(t, "orders", 3, 20, 10, b)
+	franzCheckDelivered(t, "orders", 3, 20, 10, b)
 	b.checkRevokedOnce()
 }
 
@@ -303,20 +304,20 @@ func franzSplit(t *testing.T, rebalance Rebalance, setup, split func(*franzEnv))
 	e.produce("events", 4, 0, 100)
 
 	a, stopA := e.join("a", "g", "events", rebalance, 5*time.Millisecond)
-	waitFor(t, "a to deliver 40 records", func() bool { return a.count() >= 40 })
+	franzWaitFor(t, "a to deliver 40 records", func() bool { return a.count() >= 40 })
 	b, stopB := e.join("b", "g", "events", rebalance, 5*time.Millisecond)
-	waitFor(t, "a and b to own 2 partitions each", func() bool { return len(a.owned()) == 2 && len(b.owned()) == 2 })
+	franzWaitFor(t, "a and b to own 2 partitions each", func() bool { return len(a.owned()) == 2 && len(b.owned()) == 2 })
 	if split != nil {
 		split(e)
 	}
-	waitFor(t, "400 records", func() bool { return a.count()+b.count() >= 400 })
+	franzWaitFor(t, "400 records", func() bool { return a.count()+b.count() >= 400 })
 	e.produce("events", 4, 100, 10)
-	waitFor(t, "440 records", func() bool { return a.count()+b.count() >= 440 })
+	franzWaitFor(t, "440 records", func() bool { return a.count()+b.count() >= 440 })
 	time.Sleep(300 * time.Millisecond) // anything more would be a duplicate
 	if n := a.count() + b.count(); n != 440 {
 		t.Errorf("delivered %d records; want 440", n)
 	}
-	checkDelivered(t, "events", 4, 0, 110, a, b)
+	franzCheckDelivered(t, "events", 4, 0, 110, a, b)
 	ea, eb = a.history(), b.history()
 
 	var stops sync.WaitGroup
@@ -337,9 +338,9 @@ func TestFranzMemberEagerRebalanceRevokesAllWithoutDuplicates(t *testing.T) {
 	}
 }
 
-// checkIncremental checks a's and b's events in a split by an incremental
+// franzCheckIncremental checks a's and b's events in a split by an incremental
 // protocol: a gave up the 2 partitions b got, and only those.
-func checkIncremental(t *testing.T, ea, eb []franzTestEvent) {
+func franzCheckIncremental(t *testing.T, ea, eb []franzTestEvent) {
 	t.Helper()
 	if len(ea) != 2 || len(ea[0].tps) != 4 || !ea[1].revoked || len(ea[1].tps) != 2 {
 		t.Fatalf("a's events: %+v; want assigned 4, revoked 2", ea)
@@ -351,7 +352,7 @@ func checkIncremental(t *testing.T, ea, eb []franzTestEvent) {
 
 func TestFranzMemberCooperativeRebalanceRevokesOnlyMovedPartitions(t *testing.T) {
 	ea, eb := franzSplit(t, RebalanceCooperative, nil, nil)
-	checkIncremental(t, ea, eb)
+	franzCheckIncremental(t, ea, eb)
 }
 
 // TestFranzMemberConsumerProtocol runs KIP-848 on the embedded broker
@@ -374,7 +375,7 @@ func TestFranzMemberConsumerProtocol(t *testing.T) {
 			t.Fatalf("lower the KIP-848 heartbeat interval: %v", err)
 		}
 	}, func(e *franzEnv) { franzCheckConsumerGroup(t, e, "g", 2) })
-	checkIncremental(t, ea, eb)
+	franzCheckIncremental(t, ea, eb)
 }
 
 // franzCheckConsumerGroup checks that group is a KIP-848 group of
@@ -402,12 +403,12 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	e := newFranzEnv(t)
 	e.createTopic("slow", 3)
 	a, stopA := e.join("a", "g", "slow", RebalanceEager, 20*time.Millisecond)
-	waitFor(t, "a's assignment", func() bool { return len(a.owned()) == 3 })
+	franzWaitFor(t, "a's assignment", func() bool { return len(a.owned()) == 3 })
 	for i := range 10 { // one fetch after another, faster than a handles them
 		e.produce("slow", 3, i*20, 20)
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitFor(t, "a's 3 partitions to be paused", func() bool {
+	franzWaitFor(t, "a's 3 partitions to be paused", func() bool {
 		cl := a.member.(*franzMember).cl.Load()
 		return len(cl.PauseFetchPartitions(nil)["slow"]) == 3
 	})
@@ -418,10 +419,10 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	}
 
 	b, stopB := e.join("b", "g", "slow", RebalanceEager, 0)
-	waitFor(t, "600 records", func() bool { return a.count()+b.count() >= 600 })
+	franzWaitFor(t, "600 records", func() bool { return a.count()+b.count() >= 600 })
 	time.Sleep(300 * time.Millisecond)
 	stopB(5 * time.Second)
-	checkDelivered(t, "slow", 3, 0, 200, a, b)
+	franzCheckDelivered(t, "slow", 3, 0, 200, a, b)
 }
 
 // TestFranzMemberLostPartitionsAreRevokedAsLost makes the coordinator
@@ -442,13 +443,13 @@ func TestFranzMemberLostPartitionsAreRevokedAsLost(t *testing.T) {
 	e.produce("lost", 2, 0, 20)
 
 	a, stop := e.join("a", "g", "lost", RebalanceEager, 0)
-	waitFor(t, "a to deliver 40 records", func() bool { return a.count() >= 40 })
+	franzWaitFor(t, "a to deliver 40 records", func() bool { return a.count() >= 40 })
 	c.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 		resp.ErrorCode = kerr.IllegalGeneration.Code
 		return resp, nil, true
 	})
-	waitFor(t, "a to get its partitions again", func() bool { return a.count() >= 80 })
+	franzWaitFor(t, "a to get its partitions again", func() bool { return a.count() >= 80 })
 	ev := a.history()
 	stop(5 * time.Second)
 	if len(ev) != 3 || len(ev[0].tps) != 2 || !ev[1].revoked || !ev[1].lost || len(ev[1].tps) != 2 || ev[2].revoked || len(ev[2].tps) != 2 {
@@ -502,5 +503,48 @@ func TestFranzMemberCommitOutsideRunFails(t *testing.T) {
 	err = m.commit(context.Background(), map[string]map[int]int64{"t": {0: 1}})
 	if err == nil || !strings.Contains(err.Error(), "group g") {
 		t.Errorf("commit before run: %v; want an error naming the group", err)
+	}
+}
+
+func TestFranzCommitErrorNamesThePartitionAndOffset(t *testing.T) {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	for _, topic := range []struct {
+		name string
+		id   byte
+	}{{"a", 1}, {"b", 2}} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID[0] = topic.name, topic.id
+		for p := range 2 {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = int32(p), int64(10*p+int(topic.id))
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	answer := func(name string, id byte, partition int32, code int16) *kmsg.OffsetCommitResponse {
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID[0] = name, id
+		rp := kmsg.NewOffsetCommitResponseTopicPartition()
+		rp.Partition, rp.ErrorCode = partition, code
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp
+	}
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		resp *kmsg.OffsetCommitResponse
+		err  error
+		want string
+	}{
+		{answer("a", 1, 1, 0), nil, ""},
+		{nil, boom, "boom"},
+		{answer("b", 2, 1, kerr.IllegalGeneration.Code), nil, "b/1 at 12: ILLEGAL_GENERATION"},
+		{answer("", 2, 1, kerr.RebalanceInProgress.Code), nil, "b/1 at 12: REBALANCE_IN_PROGRESS"}, // v10: by topic ID
+	} {
+		err := franzCommitError(req, c.resp, c.err)
+		if got := fmt.Sprint(err); c.want == "" && err != nil || c.want != "" && !strings.HasPrefix(got, c.want) {
+			t.Errorf("franzCommitError: %v; want %q", err, c.want)
+		}
 	}
 }

@@ -128,7 +128,7 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 		if len(f.cur) > 0 {
 			r := f.cur[0]
 			f.cur = f.cur[1:]
-			return recordFromFranz(r, f.hwm), nil
+			return recordOfFranz(r, f.hwm), nil
 		}
 		if err := f.take(); err != nil {
 			return Record{}, err
@@ -210,10 +210,10 @@ func (f *franzFetcher) wake() {
 	}
 }
 
-// franzRecord returns the Record of a record kgo fetched, with the
+// recordOfFranz returns the Record of a record kgo fetched, with the
 // partition's high watermark hwm. It shares r's key, value and header
 // values: kgo does not reuse them.
-func recordFromFranz(r *kgo.Record, hwm int64) Record {
+func recordOfFranz(r *kgo.Record, hwm int64) Record {
 	rec := Record{
 		Topic:         r.Topic,
 		Partition:     int(r.Partition),
@@ -246,10 +246,10 @@ type franzSource struct {
 }
 
 // newPartitionSource returns a source of spec's partitions, each fetched
-// from its start offset (a start past the records still in the partition
-// starts at its first record). With readCommitted, franz-go drops the
-// records of aborted transactions and the transaction markers. The source
-// runs a goroutine until close.
+// from its start offset (a start below the partition's first record, or
+// otherwise out of range, starts at its first record). With
+// readCommitted, franz-go drops the records of aborted transactions and
+// the transaction markers. The source runs a goroutine until close.
 func (d *franzDriver) newPartitionSource(spec sourceSpec) (partitionSource, error) {
 	s := &franzSource{
 		topic:    spec.topic,
@@ -347,9 +347,9 @@ func (s *franzSource) failed(topic string, partition int32, err error) {
 	}
 }
 
-// close stops polling, closes the fetchers and the client. Every
-// goroutine of the source has ended when it returns. Closing twice is
-// safe.
+// close stops polling, closes the fetchers and the client. The source's
+// goroutine has ended when it returns (a few of kgo's finish winding down
+// just after its Close returns). Closing twice is safe.
 func (s *franzSource) close() {
 	s.closeOnce.Do(func() {
 		s.stop()

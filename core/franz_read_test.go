@@ -27,9 +27,9 @@ func (e *franzEnv) newSource(topic string, start map[int]int64, readCommitted bo
 	return s
 }
 
-// nextValues returns the values of the next n records of f, failing the
+// franzNextValues returns the values of the next n records of f, failing the
 // test if one has not the offset expected, counting from first.
-func nextValues(t *testing.T, f fetcher, first int64, n int) []string {
+func franzNextValues(t *testing.T, f fetcher, first int64, n int) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -47,8 +47,8 @@ func nextValues(t *testing.T, f fetcher, first int64, n int) []string {
 	return values
 }
 
-// checkNothingMore checks that f has no record for a while.
-func checkNothingMore(t *testing.T, f fetcher) {
+// franzCheckNothingMore checks that f has no record for a while.
+func franzCheckNothingMore(t *testing.T, f fetcher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -63,13 +63,13 @@ func TestFranzSourceReadsFromStartOffsets(t *testing.T) {
 	e.produce("log", 3, 0, 10)
 	s := e.newSource("log", map[int]int64{0: 0, 1: 5, 2: 10}, false)
 
-	if got := nextValues(t, s.fetcher(0), 0, 10); got[0] != "p0-0" || got[9] != "p0-9" {
+	if got := franzNextValues(t, s.fetcher(0), 0, 10); got[0] != "p0-0" || got[9] != "p0-9" {
 		t.Errorf("partition 0: %v", got)
 	}
-	if got := nextValues(t, s.fetcher(1), 5, 5); got[0] != "p1-5" || got[4] != "p1-9" {
+	if got := franzNextValues(t, s.fetcher(1), 5, 5); got[0] != "p1-5" || got[4] != "p1-9" {
 		t.Errorf("partition 1: %v", got)
 	}
-	checkNothingMore(t, s.fetcher(2))
+	franzCheckNothingMore(t, s.fetcher(2))
 
 	e.produce("log", 3, 10, 1)
 	for p := range 3 {
@@ -111,16 +111,16 @@ func TestFranzSourceReadCommittedSkipsAbortedTransaction(t *testing.T) {
 	}
 
 	committed := e.newSource("txn", map[int]int64{0: 0}, true)
-	if got := nextValues(t, committed.fetcher(0), -1, 2); got[0] != "true-0" || got[1] != "true-1" {
+	if got := franzNextValues(t, committed.fetcher(0), -1, 2); got[0] != "true-0" || got[1] != "true-1" {
 		t.Errorf("read committed: %v; want the committed transaction's records", got)
 	}
-	checkNothingMore(t, committed.fetcher(0))
+	franzCheckNothingMore(t, committed.fetcher(0))
 
 	all := e.newSource("txn", map[int]int64{0: 0}, false)
-	if got := nextValues(t, all.fetcher(0), -1, 4); strings.Join(got, " ") != "false-0 false-1 true-0 true-1" {
+	if got := franzNextValues(t, all.fetcher(0), -1, 4); strings.Join(got, " ") != "false-0 false-1 true-0 true-1" {
 		t.Errorf("read uncommitted: %v; want both transactions' records", got)
 	}
-	checkNothingMore(t, all.fetcher(0))
+	franzCheckNothingMore(t, all.fetcher(0))
 }
 
 // TestFranzSourceSurfacesAnAuthorizationFailure reads as a user that may
@@ -171,14 +171,14 @@ func TestFranzSourceWithoutPartitionsRunsNothing(t *testing.T) {
 	goleak.VerifyNone(t, ignore)
 }
 
-// fakePauser records pauses and resumes.
-type fakePauser struct {
+// franzFakePauser records pauses and resumes.
+type franzFakePauser struct {
 	mu     sync.Mutex
 	calls  []string
 	paused bool
 }
 
-func (p *fakePauser) PauseFetchPartitions(tps map[string][]int32) map[string][]int32 {
+func (p *franzFakePauser) PauseFetchPartitions(tps map[string][]int32) map[string][]int32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, fmt.Sprint("pause ", tps))
@@ -186,20 +186,20 @@ func (p *fakePauser) PauseFetchPartitions(tps map[string][]int32) map[string][]i
 	return tps
 }
 
-func (p *fakePauser) ResumeFetchPartitions(tps map[string][]int32) {
+func (p *franzFakePauser) ResumeFetchPartitions(tps map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, fmt.Sprint("resume ", tps))
 	p.paused = false
 }
 
-func (p *fakePauser) history() string {
+func (p *franzFakePauser) history() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return strings.Join(p.calls, "; ")
 }
 
-func fakeBatch(from, n int) []*kgo.Record {
+func franzFakeBatch(from, n int) []*kgo.Record {
 	var recs []*kgo.Record
 	for i := from; i < from+n; i++ {
 		recs = append(recs, &kgo.Record{Topic: "t", Partition: 2, Offset: int64(i), Value: []byte{byte(i)}})
@@ -212,15 +212,15 @@ func fakeBatch(from, n int) []*kgo.Record {
 // franzPauseAt batches and resumed at franzResumeAt; closing drops the
 // queue and resumes a group's partition.
 func TestFranzFetcherPausesWhenFullAndResumesWhenDrained(t *testing.T) {
-	p := &fakePauser{}
+	p := &franzFakePauser{}
 	f := newFranzFetcher(p, "t", 2, true)
 	for i := range franzPauseAt {
-		f.push(fakeBatch(2*i, 2), 100)
+		f.push(franzFakeBatch(2*i, 2), 100)
 	}
 	if got := p.history(); got != "pause map[t:[2]]" {
 		t.Fatalf("after %d batches: %q; want one pause", franzPauseAt, got)
 	}
-	f.push(fakeBatch(2*franzPauseAt, 2), 100) // kgo may still deliver one
+	f.push(franzFakeBatch(2*franzPauseAt, 2), 100) // kgo may still deliver one
 	// The batches are taken one by one; the one that leaves
 	// franzResumeAt queued resumes the partition.
 	takes := franzPauseAt + 1 - franzResumeAt
@@ -237,10 +237,10 @@ func TestFranzFetcherPausesWhenFullAndResumesWhenDrained(t *testing.T) {
 		t.Errorf("calls %q: still paused with %d batches queued", p.history(), franzResumeAt)
 	}
 
-	f.push(fakeBatch(100, 1), 100)
-	f.push(fakeBatch(101, 1), 100)
+	f.push(franzFakeBatch(100, 1), 100)
+	f.push(franzFakeBatch(101, 1), 100)
 	f.close()
-	f.push(fakeBatch(102, 1), 100) // dropped
+	f.push(franzFakeBatch(102, 1), 100) // dropped
 	if _, err := f.next(context.Background()); !errors.Is(err, errFetcherClosed) {
 		t.Errorf("next after close: %v; want errFetcherClosed", err)
 	}
@@ -262,7 +262,7 @@ func TestFranzFetcherPausesWhenFullAndResumesWhenDrained(t *testing.T) {
 
 func TestFranzFetcherReturnsAFailureAfterTheRecordsBeforeIt(t *testing.T) {
 	f := newFranzFetcher(nil, "t", 2, false)
-	f.push(fakeBatch(0, 1), 1)
+	f.push(franzFakeBatch(0, 1), 1)
 	boom := errors.New("boom")
 	f.fail(boom)
 	if rec, err := f.next(context.Background()); err != nil || rec.Offset != 0 {
@@ -279,13 +279,13 @@ func TestFranzRecordSharesTheFetchedSlices(t *testing.T) {
 	at := time.UnixMilli(1700000000123)
 	r := &kgo.Record{Topic: "t", Partition: 1, Offset: 7, Key: []byte("k"), Value: []byte("v"), Timestamp: at,
 		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "b"}}}
-	rec := recordFromFranz(r, 9)
+	rec := recordOfFranz(r, 9)
 	if rec.Topic != "t" || rec.Partition != 1 || rec.Offset != 7 || rec.HighWaterMark != 9 || !rec.Time.Equal(at) ||
 		&rec.Key[0] != &r.Key[0] || &rec.Value[0] != &r.Value[0] ||
 		len(rec.Headers) != 2 || rec.Headers[0].Key != "a" || string(rec.Headers[0].Value) != "1" || rec.Headers[1].Key != "b" {
-		t.Errorf("franzRecord: %+v", rec)
+		t.Errorf("recordOfFranz: %+v", rec)
 	}
-	if rec := recordFromFranz(&kgo.Record{}, 0); rec.Headers != nil {
+	if rec := recordOfFranz(&kgo.Record{}, 0); rec.Headers != nil {
 		t.Errorf("a record without headers got %v", rec.Headers)
 	}
 }

@@ -131,8 +131,8 @@ func (e *franzEnv) produce(topic string, partitions, first, n int) {
 	}
 }
 
-// waitFor waits until cond holds, failing the test after a while.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// franzWaitFor waits until cond holds, failing the test after a while.
+func franzWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
