@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -74,12 +75,14 @@ func (e *env) publish(stream string, values ...[]byte) {
 	ctx := context.Background()
 	require.NoError(e.t, app.EnsureStream(ctx, stream, 0))
 	var failed atomic.Int64
-	for _, v := range values {
+	for i, v := range values {
+		// A key each, so that every partition gets a share on either
+		// client (franz-go puts unkeyed records of a batch on one).
 		require.NoError(e.t, app.RawPublishAsync(ctx, stream, v, func(err error) {
 			if err != nil {
 				failed.Add(1)
 			}
-		}))
+		}, core.Key(strconv.AppendInt(nil, int64(i), 10))))
 	}
 	require.NoError(e.t, app.Flush(ctx))
 	require.Zero(e.t, failed.Load())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"log/slog"
 	"os"
 	"slices"
@@ -216,17 +218,19 @@ func dvEndOffsets(t *testing.T, brokers []string, topic string, partitions int) 
 // members members, and returns how long that took.
 func dvWaitStable(t *testing.T, brokers []string, group string, members int, timeout time.Duration) time.Duration {
 	t.Helper()
-	c := dvClient(brokers)
-	defer dvCloseClient(c)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	start := time.Now()
 	var state string
 	var n int
 	for time.Since(start) < timeout {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		described, err := adm.DescribeGroups(ctx, group)
 		cancel()
-		if err == nil && len(resp.Groups) == 1 && resp.Groups[0].Error == nil {
-			state, n = resp.Groups[0].GroupState, len(resp.Groups[0].Members)
+		if g, ok := described[group]; err == nil && ok && g.Err == nil {
+			state, n = g.State, len(g.Members)
 			if state == "Stable" && n == members {
 				return time.Since(start)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return min(cfg.RetryBackoff<<min(max(tries-1, 0), 20), cfg.RetryBackoffMax)
 		}),
+		kgo.WithLogger(franzLogger{cfg.Logger}),
 	}
 	mech, err := cfg.SASL.franzMechanism()
 	if err != nil {
@@ -101,4 +103,26 @@ func (s SASL) franzMechanism() (sasl.Mechanism, error) {
 		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism(), nil
 	}
 	return nil, fmt.Errorf("SASL.Mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
+}
+
+// franzLogger passes franz-go's log to the application's Logger: its
+// errors and warnings (which it mostly recovers from by itself) at Warn,
+// its information (joins, rebalances, connections) at Debug. Its debug
+// log, a line per request, is not asked for.
+type franzLogger struct{ log *slog.Logger }
+
+func (l franzLogger) Level() kgo.LogLevel {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
+
+func (l franzLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	switch level {
+	case kgo.LogLevelError, kgo.LogLevelWarn:
+		l.log.Warn("franz-go: "+msg, keyvals...)
+	default:
+		l.log.Debug("franz-go: "+msg, keyvals...)
+	}
 }

@@ -426,7 +426,10 @@ func TestBrokerRestartUnderLoadDeliversEveryEvent(t *testing.T) {
 	defer cancel()
 	require.NoError(t, h.Flush(ctx))
 	assert.Equal(t, sloghandler.Stats{Enqueued: goroutines * each, Published: goroutines * each}, h.Stats())
-	assert.Greater(t, app.ProducerStats().Retried, int64(0), "the restart made the producer retry")
+	if app.Config().Client == core.ClientKafkaGo {
+		// franz-go retries inside its client, out of the producer's sight.
+		assert.Greater(t, app.ProducerStats().Retried, int64(0), "the restart made the producer retry")
+	}
 
 	n := testutil.MessageCount(t, broker.Brokers(), app.Topic("logs"))
 	seen := map[[2]int]bool{}
