@@ -24,7 +24,7 @@ import (
 // The shippers: each gets the shared event from the program to the broker
 // its own way, onto a topic of its own with the same partitions.
 const (
-	nameKafkaGo     = "kafka-go-raw" // the baseline: raw async Writer, pre-encoded bytes
+	nameKafkaGo     = "kafka-go-raw"         // the baseline: raw async Writer, pre-encoded bytes
 	nameSloghandler = "sloghandler"          // on core's default client, kafka-go
 	nameSlogFranz   = "sloghandler-franz-go" // on core's franz-go client
 	nameSlogKafka   = "slog-kafka"

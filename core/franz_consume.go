@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -160,9 +161,13 @@ func (m *franzMember) fetchFailed(topic string, partition int32, err error) {
 // onAssigned makes a fetcher of each newly assigned partition and passes
 // them on to the spec's assigned. kgo calls it on its group goroutine,
 // before fetching the partitions, while the poll loop is not dispatching.
-// The group's committed offsets are not known yet (kgo fetches them after
-// this callback), so committed is -1.
-func (m *franzMember) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+// kgo fetches the group's committed offsets only after this callback:
+// it asks for them itself, so that the subscription's state shows where
+// each partition stands from the start (a partition already read to its
+// end has nothing to fetch, and would otherwise never show it); -1 where
+// they cannot be had.
+func (m *franzMember) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	committed := m.committedOffsets(ctx, cl, assigned)
 	var parts []assignedPartition
 	m.mu.Lock()
 	for topic, ps := range assigned {
@@ -173,7 +178,12 @@ func (m *franzMember) onAssigned(_ context.Context, cl *kgo.Client, assigned map
 			}
 			f := newFranzFetcher(cl, topic, p, true)
 			m.owned[tp] = f
-			parts = append(parts, assignedPartition{topicPartition: tp, committed: -1, fetch: f})
+			c, ok := committed.Lookup(topic, p)
+			off := int64(-1)
+			if ok && c.Err == nil && c.At >= 0 {
+				off = c.At
+			}
+			parts = append(parts, assignedPartition{topicPartition: tp, committed: off, fetch: f})
 		}
 	}
 	m.mu.Unlock()
@@ -182,6 +192,23 @@ func (m *franzMember) onAssigned(_ context.Context, cl *kgo.Client, assigned map
 	}
 	slices.SortFunc(parts, func(a, b assignedPartition) int { return franzTPCompare(a.topicPartition, b.topicPartition) })
 	m.spec.assigned(parts)
+}
+
+// committedOffsets returns the group's committed offsets of assigned;
+// none when they cannot be had within RequestTimeout (logged).
+func (m *franzMember) committedOffsets(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) kadm.OffsetResponses {
+	ctx, cancel := context.WithTimeout(ctx, m.d.cfg.RequestTimeout)
+	defer cancel()
+	set := kadm.TopicsSet{}
+	for topic, ps := range assigned {
+		set.Add(topic, ps...)
+	}
+	resps, err := kadm.NewClient(cl).FetchOffsetsForTopics(ctx, m.spec.group, set.Topics()...)
+	if err != nil {
+		m.spec.log.Warn("kafkaesk: fetching the group's committed offsets", "err", err)
+		return nil
+	}
+	return resps
 }
 
 // onRevoked passes the revocation of the partitions in tps that the

@@ -146,8 +146,16 @@ func TestCollectPublishedEventsToAFileExactlyOnce(t *testing.T) {
 	}
 	assert.Zero(t, dups, "duplicates")
 	topic := e.prefix + "logs.api"
-	assert.Equal(t, testutil.EndOffsets(t, e.brokers, topic), testutil.Committed(t, e.brokers, e.group, topic),
-		"every written event committed by the stop")
+	ends, committed := testutil.EndOffsets(t, e.brokers, topic), testutil.Committed(t, e.brokers, e.group, topic)
+	for p, end := range ends {
+		if end == 0 {
+			// Nothing to commit: kafka-go's group commits 0, franz-go
+			// commits nothing (-1).
+			assert.Contains(t, []int64{-1, 0}, committed[p], "empty partition %d", p)
+			continue
+		}
+		assert.Equal(t, end, committed[p], "partition %d: every written event committed by the stop", p)
+	}
 	assert.Contains(t, p.stderr(), "written 1000")
 }
 
