@@ -47,7 +47,7 @@ func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return min(cfg.RetryBackoff<<min(max(tries-1, 0), 20), cfg.RetryBackoffMax)
 		}),
-		kgo.WithLogger(franzLogger{cfg.Logger}),
+		kgo.WithLogger(franzLogger{log: cfg.Logger}),
 	}
 	mech, err := cfg.SASL.franzMechanism()
 	if err != nil {
@@ -105,22 +105,34 @@ func (s SASL) franzMechanism() (sasl.Mechanism, error) {
 	return nil, fmt.Errorf("SASL.Mechanism %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
 }
 
-// franzLogger passes franz-go's log to the application's Logger: its
-// errors and warnings (which it mostly recovers from by itself) at Warn,
-// its information (joins, rebalances, connections) at Debug. Its debug
-// log, a line per request, is not asked for.
-type franzLogger struct{ log *slog.Logger }
+// franzLogger passes franz-go's log to the application's Logger. The
+// consuming clients' (warn) pass its errors and warnings, which it mostly
+// recovers from by itself, at Warn; every other line goes at Debug. Its
+// debug log, a line per request, is not asked for.
+//
+// The clients on the publish path (producer, admin) log only at Debug:
+// what goes wrong there reaches the caller as a publish error, and an
+// application whose Logger publishes through the application itself (a
+// sloghandler as slog's default) must not publish its own delivery
+// troubles: with Kafka away, each would make another.
+type franzLogger struct {
+	log  *slog.Logger
+	warn bool
+}
 
 func (l franzLogger) Level() kgo.LogLevel {
 	if l.log.Enabled(context.Background(), slog.LevelDebug) {
 		return kgo.LogLevelInfo
 	}
+	if !l.warn {
+		return kgo.LogLevelNone
+	}
 	return kgo.LogLevelWarn
 }
 
 func (l franzLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	switch level {
-	case kgo.LogLevelError, kgo.LogLevelWarn:
+	switch {
+	case l.warn && (level == kgo.LogLevelError || level == kgo.LogLevelWarn):
 		l.log.Warn("franz-go: "+msg, keyvals...)
 	default:
 		l.log.Debug("franz-go: "+msg, keyvals...)

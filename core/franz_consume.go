@@ -72,6 +72,7 @@ func (d *franzDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 	cfg := d.cfg
 	m.opts = d.options(append([]kgo.Opt{
 		kgo.ConsumerGroup(spec.group),
+		kgo.WithLogger(franzLogger{log: spec.log, warn: true}),
 		kgo.ConsumeTopics(spec.topics...),
 		kgo.DisableAutoCommit(), // core commits what its handlers finished
 		kgo.BlockRebalanceOnPoll(),

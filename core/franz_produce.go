@@ -339,6 +339,7 @@ func (c *franzProduceClient) refuse(r *Record) {
 func (c *franzProduceClient) isolate() {
 	defer c.isolator.Done()
 	for {
+		c.gatherRefused()
 		c.mu.Lock()
 		recs := c.refused
 		c.refused = nil
@@ -365,6 +366,26 @@ func (c *franzProduceClient) isolate() {
 			}
 			recs = recs[n:]
 		}
+	}
+}
+
+// gatherRefused waits, up to 50ms, until the refused records stop
+// coming for a millisecond: franz-go reports a refused batch one
+// record's promise at a time, and a batch isolated in two takes would
+// cost twice the round trips.
+func (c *franzProduceClient) gatherRefused() {
+	c.mu.Lock()
+	n := len(c.refused)
+	c.mu.Unlock()
+	for range 50 {
+		time.Sleep(time.Millisecond)
+		c.mu.Lock()
+		now := len(c.refused)
+		c.mu.Unlock()
+		if now == n {
+			return
+		}
+		n = now
 	}
 }
 

@@ -269,6 +269,7 @@ func (d *franzDriver) newPartitionSource(spec sourceSpec) (partitionSource, erro
 	opts := d.options(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{spec.topic: offsets}),
 		kgo.FetchMaxWait(franzFetchMaxWait),
+		kgo.WithLogger(franzLogger{log: spec.log, warn: true}),
 	)
 	if spec.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
