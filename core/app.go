@@ -24,6 +24,7 @@ type Application struct {
 	driver   driver // the Kafka client, by Config.Client
 	topics   *topicManager
 	producer *producer
+	txns     transactions    // the transactional producer of Transact
 	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones
 
 	adHoc sync.Map // reflect.Type → *Schema for unregistered types
@@ -171,6 +172,7 @@ func (a *Application) Close(ctx context.Context) error {
 	if err := a.producer.close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("kafkaesk: close: %w", err))
 	}
+	a.txns.close()
 	a.driver.close()
 	return errors.Join(errs...)
 }

@@ -70,6 +70,10 @@ type driver interface {
 	// newPartitionSource returns fetchers of topic's partitions, each
 	// starting at its offset in start, without a group (Application.Read).
 	newPartitionSource(spec sourceSpec) (partitionSource, error)
+	// newTransactor returns a transactional producer with transactional
+	// id id, for Application.Transact; an error naming the client when
+	// it has no transactions.
+	newTransactor(id string) (transactor, error)
 
 	// close releases what the driver holds (idle connections).
 	close()
@@ -114,6 +118,30 @@ type produceClient interface {
 	close() error
 }
 
+// txnProducer adds records to an open transaction.
+type txnProducer interface {
+	// produce hands rec to the open transaction. Its outcome counts when
+	// the transaction ends: one that fails makes it abort. It waits only
+	// while the client's buffer is full, until ctx ends.
+	produce(ctx context.Context, rec *Record) error
+	// flush sends what the transaction holds and waits for the acks.
+	flush(ctx context.Context) error
+}
+
+// transactor is a transactional producer: one transaction at a time,
+// begun, produced to, and ended by one caller.
+type transactor interface {
+	txnProducer
+	// begin opens a transaction.
+	begin() error
+	// end sends what the transaction holds, then commits it when commit
+	// is true and every record was delivered, else aborts it. It returns
+	// nil only when the transaction committed.
+	end(ctx context.Context, commit bool) error
+	// close aborts an open transaction and releases the producer.
+	close()
+}
+
 // offsetBounds are a partition's first offset and end offset (one past
 // the last record: the high watermark, or the last stable offset when
 // read committed), and the first offset at a time asked for; -1 for
@@ -129,6 +157,13 @@ type groupSpec struct {
 	startLatest bool // where a partition without a committed offset starts
 	rebalance   Rebalance
 	log         *slog.Logger
+
+	// readCommitted fetches with the read_committed isolation level.
+	readCommitted bool
+	// transactionalID, when set, makes the member exactly once: its
+	// client produces in transactions (see groupMember.txn) that also
+	// commit the offsets of the records handled, read committed.
+	transactionalID string
 
 	// assigned is called when partitions are assigned to the member,
 	// before any of their records is fetched. It must not block.
@@ -170,6 +205,13 @@ type groupMember interface {
 	// partition) for the member's current assignment. It blocks until the
 	// coordinator answers, ctx ends, or RequestTimeout passes.
 	commit(ctx context.Context, offsets map[string]map[int]int64) error
+	// txn returns the producer of the member's open transaction, nil
+	// unless the spec has a transactionalID. The member opens a
+	// transaction before it hands out records, and ends it (committing
+	// the offsets of every record handed out, once its handler is done,
+	// the next fetch was asked for) before it fetches again: a record's
+	// handler produces through txn while it runs.
+	txn() txnProducer
 }
 
 // sourceSpec describes a read of partitions without a group.

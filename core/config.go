@@ -36,6 +36,15 @@ type Config struct {
 	// RebalanceEager, the only one kafka-go has.
 	Rebalance Rebalance
 
+	// TransactionalID names the application's transactional producer
+	// (kafka-python's transactional_id), for Application.Transact and
+	// transactional subscriptions (which use TransactionalID + "." + the
+	// group). Give each running instance its own, and the same one again
+	// when it restarts: the new producer then fences the old one, and
+	// aborts what it left open. Needs ClientFranzGo and AcksAll.
+	// Default: none (no transactions).
+	TransactionalID string
+
 	// TopicPrefix is prepended to every stream id to form the topic name,
 	// by plain concatenation with no separator, as kafkaesk does:
 	// prefix "dev." and stream "orders" give topic "dev.orders".
@@ -338,6 +347,14 @@ func (c *Config) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("Rebalance %q is not one of %s, %s, %s", c.Rebalance, RebalanceEager, RebalanceCooperative, RebalanceConsumer))
+	}
+	if c.TransactionalID != "" {
+		if c.Client == ClientKafkaGo {
+			errs = append(errs, fmt.Errorf("TransactionalID needs Client %s: %s has no transactional producer", ClientFranzGo, ClientKafkaGo))
+		}
+		if c.RequiredAcks != AcksAll {
+			errs = append(errs, fmt.Errorf("TransactionalID needs RequiredAcks AcksAll: transactions need the idempotent producer"))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kafkaesk: invalid config: %w", err)

@@ -44,6 +44,12 @@ func newConsumer(a *Application, s *Subscription, handlerCtx context.Context) (*
 	} else {
 		m = newTopicsMatcher(a.cfg.TopicPrefix, s.Streams)
 	}
+	if s.opts.Transactional && a.cfg.TransactionalID == "" {
+		if a.cfg.Client != ClientFranzGo {
+			return nil, fmt.Errorf("kafkaesk: %s: Transactional: %w", s, errNoTransactions(a.cfg.Client))
+		}
+		return nil, fmt.Errorf("kafkaesk: %s: Transactional needs Config.TransactionalID (the transactional_id setting)", s)
+	}
 	interval := s.opts.DiscoveryInterval
 	if interval <= 0 {
 		interval = a.cfg.MetadataMaxAge
@@ -127,8 +133,11 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 		startLatest: c.sub.opts.StartFromLatest,
 		rebalance:   c.app.cfg.Rebalance,
 		log:         c.log,
-		assigned:    func(parts []assignedPartition) { c.assigned(o, parts) },
-		revoked:     func(parts []topicPartition, lost bool) { c.revoked(o, parts, lost) },
+
+		readCommitted:   c.sub.opts.ReadCommitted || c.sub.opts.Transactional,
+		transactionalID: c.transactionalID(),
+		assigned:        func(parts []assignedPartition) { c.assigned(o, parts) },
+		revoked:         func(parts []topicPartition, lost bool) { c.revoked(o, parts, lost) },
 	})
 	if err != nil {
 		return fmt.Errorf("kafkaesk: %s: %w", c.sub, err)
@@ -171,6 +180,9 @@ func (c *consumer) assigned(o *offsets, parts []assignedPartition) {
 		p.stop = stop
 		go func() {
 			defer close(p.done)
+			// Closed as soon as it is not read any more (a transactional
+			// member waits for that), and again by revoked.
+			defer p.fetch.close()
 			c.consumePartition(fetchCtx, p)
 		}()
 	}
@@ -349,7 +361,20 @@ func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
 		}
 	}()
 	commit := func(ctx context.Context) error { return p.commit(ctx, m.Offset) }
-	return c.sub.handle(ctx, c.sub, c.app, m, commit)
+	var tx *Tx
+	if c.sub.opts.Transactional {
+		tx = &Tx{app: c.app, prod: p.o.member.txn()}
+	}
+	return c.sub.handle(ctx, c.sub, c.app, m, commit, tx)
+}
+
+// transactionalID is the subscription's transactional id: none unless
+// it is transactional.
+func (c *consumer) transactionalID() string {
+	if !c.sub.opts.Transactional {
+		return ""
+	}
+	return c.app.cfg.TransactionalID + "." + c.sub.Group
 }
 
 func (c *consumer) deadLetter(m *Record, cause error) error {

@@ -16,7 +16,7 @@ import (
 func retryConsumer(ctx context.Context, policy ErrorPolicy, failures int, calls *[]time.Duration) *consumer {
 	start := time.Now()
 	s := &Subscription{Group: "g", Streams: []string{"s"}, opts: SubscribeOptions{OnError: policy}}
-	s.handle = func(context.Context, *Subscription, *Application, *Record, func(context.Context) error) error {
+	s.handle = func(context.Context, *Subscription, *Application, *Record, func(context.Context) error, *Tx) error {
 		*calls = append(*calls, time.Since(start))
 		if len(*calls) <= failures {
 			return errors.New("downstream is down")

@@ -39,6 +39,8 @@ type franzMember struct {
 
 	mu    sync.Mutex
 	owned map[topicPartition]*franzFetcher // assigned and not yet revoked
+
+	tx franzTxnMember // with spec.transactionalID; see franz_txn.go
 }
 
 // newGroupMember returns a member of spec's group; it joins when run is
@@ -70,7 +72,21 @@ func (d *franzDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 	}
 	m := &franzMember{d: d, spec: spec, owned: map[topicPartition]*franzFetcher{}}
 	cfg := d.cfg
-	m.opts = d.options(append([]kgo.Opt{
+	base := d.options()
+	if spec.transactionalID != "" {
+		// The member produces too: the producer's options, transactional,
+		// and offsets fetched only once no transaction holds them.
+		var err error
+		if base, err = d.produceOptions(); err != nil {
+			return nil, err
+		}
+		base = append(base, kgo.TransactionalID(spec.transactionalID), kgo.RequireStableFetchOffsets())
+		m.tx.idle = make(chan struct{}, 1)
+	}
+	if spec.readCommitted {
+		base = append(base, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	m.opts = append(base, append([]kgo.Opt{
 		kgo.ConsumerGroup(spec.group),
 		kgo.WithLogger(franzLogger{log: spec.log, warn: true}),
 		kgo.ConsumeTopics(spec.topics...),
@@ -95,6 +111,9 @@ func (d *franzDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 // but run's; its client is closed when run returns (a few of kgo's
 // goroutines finish winding down just after Close returns).
 func (m *franzMember) run(ctx context.Context) error {
+	if m.spec.transactionalID != "" {
+		return m.runTxn(ctx)
+	}
 	cl, err := kgo.NewClient(m.opts...)
 	if err != nil {
 		return fmt.Errorf("group %s: %w", m.spec.group, err)
@@ -178,6 +197,9 @@ func (m *franzMember) onAssigned(ctx context.Context, cl *kgo.Client, assigned m
 				continue // kgo assigns only what is not assigned; never twice
 			}
 			f := newFranzFetcher(cl, topic, p, true)
+			if m.tx.idle != nil {
+				f.onIdle = m.wakeIdle
+			}
 			m.owned[tp] = f
 			c, ok := committed.Lookup(topic, p)
 			off := int64(-1)
@@ -276,6 +298,9 @@ func (m *franzMember) revoke(r *franzRevocation, lost, clientOpen bool) {
 // the spec's revoked, and fails once run returned. The error names the
 // group, and the partition a partition error is about.
 func (m *franzMember) commit(ctx context.Context, offsets map[string]map[int]int64) error {
+	if m.spec.transactionalID != "" {
+		return fmt.Errorf("group %s: commit: a transactional subscription's offsets are committed by its transactions", m.spec.group)
+	}
 	cl := m.cl.Load()
 	if cl == nil {
 		return fmt.Errorf("group %s: commit: the member is not in the group", m.spec.group)

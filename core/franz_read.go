@@ -80,6 +80,15 @@ type franzFetcher struct {
 	// The batch being handed out; next's alone.
 	cur []*kgo.Record
 	hwm int64
+
+	// What a transactional member waits for (see awaitHandled): records
+	// pushed and not handed out, whether the last one handed out is
+	// being handled (next was not called since), and whether handing out
+	// is held. onIdle, when set, is called when handling ends.
+	pending  atomic.Int64
+	handling atomic.Bool
+	held     atomic.Bool
+	onIdle   func()
 }
 
 func newFranzFetcher(p franzPauser, topic string, partition int32, group bool) *franzFetcher {
@@ -95,6 +104,7 @@ func (f *franzFetcher) push(recs []*kgo.Record, hwm int64) {
 	if f.closed.Load() {
 		return
 	}
+	f.pending.Add(int64(len(recs)))
 	f.queue = append(f.queue, franzBatch{recs: recs, hwm: hwm})
 	if len(f.queue) >= franzPauseAt {
 		f.setPaused(true)
@@ -118,6 +128,7 @@ func (f *franzFetcher) fail(err error) {
 // or ctx ends. Its error is ctx's, the partition's failure (see fail),
 // or errFetcherClosed.
 func (f *franzFetcher) next(ctx context.Context) (Record, error) {
+	f.handled()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Record{}, err
@@ -125,9 +136,18 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 		if f.closed.Load() {
 			return Record{}, errFetcherClosed
 		}
+		if f.held.Load() {
+			select {
+			case <-f.ready:
+			case <-ctx.Done():
+			}
+			continue
+		}
 		if len(f.cur) > 0 {
 			r := f.cur[0]
 			f.cur = f.cur[1:]
+			f.handling.Store(true)
+			f.pending.Add(-1)
 			return recordOfFranz(r, f.hwm), nil
 		}
 		if err := f.take(); err != nil {
@@ -142,6 +162,19 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 			return Record{}, ctx.Err()
 		}
 	}
+}
+
+// handled records that the record handed out last, if any, is done with.
+func (f *franzFetcher) handled() {
+	if f.handling.Swap(false) && f.onIdle != nil {
+		f.onIdle()
+	}
+}
+
+// hold stops next handing out records, until the fetcher is closed.
+func (f *franzFetcher) hold() {
+	f.held.Store(true)
+	f.wake()
 }
 
 // take makes the oldest queued batch the current one, and resumes the
@@ -185,6 +218,7 @@ func (f *franzFetcher) shut(touchClient bool) {
 		f.setPaused(!f.group)
 	}
 	f.wake()
+	f.handled()
 }
 
 // setPaused pauses or resumes the partition in the client, if not done
@@ -222,6 +256,7 @@ func recordOfFranz(r *kgo.Record, hwm int64) Record {
 		Key:           r.Key,
 		Value:         r.Value,
 		Time:          r.Timestamp,
+		control:       r.Attrs.IsControl(),
 	}
 	if len(r.Headers) > 0 {
 		rec.Headers = make([]Header, len(r.Headers))
@@ -270,6 +305,11 @@ func (d *franzDriver) newPartitionSource(spec sourceSpec) (partitionSource, erro
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{spec.topic: offsets}),
 		kgo.FetchMaxWait(franzFetchMaxWait),
 		kgo.WithLogger(franzLogger{log: spec.log, warn: true}),
+		// The transaction markers too (the fetcher hands them out, Read
+		// skips them), so that a read up to a partition's end sees it
+		// reached when the last records before it are a marker, or an
+		// aborted transaction's records, which kgo drops read committed.
+		kgo.KeepControlRecords(),
 	)
 	if spec.readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))

@@ -26,7 +26,21 @@ func (d *kafkaGoDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 	if spec.rebalance != RebalanceEager {
 		return nil, fmt.Errorf("kafkaesk: group %s: rebalance %q needs Client %s: %s has eager rebalancing only", spec.group, spec.rebalance, ClientFranzGo, ClientKafkaGo)
 	}
+	if spec.transactionalID != "" {
+		return nil, fmt.Errorf("group %s: %w", spec.group, errNoTransactions(ClientKafkaGo))
+	}
+	if spec.readCommitted {
+		return nil, fmt.Errorf("group %s: ReadCommitted needs Client %s: %s does not drop the records of aborted transactions", spec.group, ClientFranzGo, ClientKafkaGo)
+	}
 	return &kafkaGoMember{d: d, spec: spec}, nil
+}
+
+// txn returns nil: kafka-go has no transactions.
+func (m *kafkaGoMember) txn() txnProducer { return nil }
+
+// newTransactor returns the error that kafka-go has no transactions.
+func (d *kafkaGoDriver) newTransactor(string) (transactor, error) {
+	return nil, errNoTransactions(ClientKafkaGo)
 }
 
 func (m *kafkaGoMember) run(ctx context.Context) error {

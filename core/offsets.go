@@ -132,8 +132,8 @@ func (p *partitionOffsets) commit(ctx context.Context, offset int64) error {
 // commit is logged: the messages are redelivered, as at-least-once
 // allows.
 func (o *offsets) commitFinished(reason string, ps []*partitionOffsets) {
-	if o.c.app.cfg.DisableAutoCommit {
-		return
+	if o.c.app.cfg.DisableAutoCommit || o.c.sub.opts.Transactional {
+		return // the member's transactions commit
 	}
 	o.mu.Lock()
 	if ps == nil {

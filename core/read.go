@@ -80,9 +80,9 @@ type ReadOptions struct {
 
 	// ReadCommitted reads with the read_committed isolation level: the
 	// broker returns no record of a transaction still open, so reading
-	// stops at the last stable offset. The client core reads with does
-	// not drop the records of aborted transactions nor hide the
-	// transaction markers: fn is given them.
+	// stops at the last stable offset. On franz-go, fn is given neither
+	// the records of aborted transactions nor transaction markers (which
+	// it never gets); kafka-go drops neither: fn is given them.
 	// Default: false, read_uncommitted.
 	ReadCommitted bool
 
@@ -370,8 +370,10 @@ func (sr *streamRead) readPartition(ctx context.Context, f fetcher, r partitionR
 			return nil // the records up to the end were deleted meanwhile
 		}
 		next = rec.Offset + 1
-		if err := sr.call(ctx, fn, &rec); err != nil {
-			return err
+		if !rec.control {
+			if err := sr.call(ctx, fn, &rec); err != nil {
+				return err
+			}
 		}
 		if sr.opts.UntilEnd && next >= r.end {
 			return nil

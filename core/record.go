@@ -34,6 +34,7 @@ type Record struct {
 	Time time.Time
 
 	produce produceState // the producer's; zero outside it
+	control bool         // a transaction marker, fetched by a read_committed Read on franz-go; never given to fn
 }
 
 // Header is a Kafka record header.

@@ -19,6 +19,7 @@ import (
 //	client                     "kafka-go" (the default) or "franz-go"
 //	rebalance                  "eager" (the default), "cooperative" or "consumer" (KIP-848); the last two need franz-go
 //	client_id                  string
+//	transactional_id           string; needs franz-go (see Config.TransactionalID)
 //	security_protocol          "PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL"
 //	sasl_mechanism             "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"
 //	sasl_plain_username        string
@@ -106,6 +107,7 @@ var settingAppliers = map[string]settingApplier{
 		return fmt.Errorf("%q is not one of %s, %s, %s", s, RebalanceEager, RebalanceCooperative, RebalanceConsumer)
 	},
 	"client_id":           stringSetting(func(c *Config, s string) { c.ClientID = s }),
+	"transactional_id":    stringSetting(func(c *Config, s string) { c.TransactionalID = s }),
 	"sasl_plain_username": stringSetting(func(c *Config, s string) { c.SASL.Username = s }),
 	"sasl_plain_password": stringSetting(func(c *Config, s string) { c.SASL.Password = s }),
 	"sasl_mechanism": func(c *Config, _ *tlsFiles, v json.RawMessage) error {

@@ -42,6 +42,11 @@ type Message[T any] struct {
 	App *Application
 	// Subscription is the subscription handling the message.
 	Subscription *Subscription
+	// Tx, in a transactional subscription (SubscribeOptions.Transactional),
+	// is the transaction that commits this message's offset: what the
+	// handler publishes through it is written exactly once with it. Nil
+	// otherwise.
+	Tx *Tx
 
 	commit func(ctx context.Context) error
 }
@@ -114,6 +119,28 @@ type SubscribeOptions struct {
 	// AfterCommit, when set, is called after each automatic commit with
 	// what was committed, how long it took and its error.
 	AfterCommit func(Commit)
+
+	// ReadCommitted reads with the read_committed isolation level: the
+	// messages of open transactions are held back until they commit, and
+	// those of aborted ones are never handled. Needs Client franz-go:
+	// kafka-go does not drop aborted records. Default: read_uncommitted,
+	// as kafkaesk (aiokafka's default).
+	ReadCommitted bool
+	// Transactional makes the subscription exactly once from topic to
+	// topic: what a handler publishes through Message.Tx, and the offsets
+	// of the messages handled, are committed in one transaction, read
+	// committed. The subscription reads a fetch's messages, handles them,
+	// and commits its transaction before it fetches again; when a
+	// transaction aborts (a handler's publish failed, the group
+	// rebalanced, the subscription stops or fails with messages left),
+	// its messages are handled again, and what they published before is
+	// never seen by read_committed consumers. Needs Client franz-go and
+	// Config.TransactionalID (the subscription's transactional id is it
+	// followed by "." and the group). Commits are the transactions':
+	// CommitInterval, BeforeCommit, AfterCommit and Message.Commit do
+	// nothing. Dead letters and Application.Publish are outside the
+	// transaction. Default: false.
+	Transactional bool
 }
 
 // Commit describes one automatic commit, for SubscribeOptions.AfterCommit.
@@ -178,7 +205,7 @@ type Subscription struct {
 	Streams []string
 
 	opts    SubscribeOptions
-	handle  func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error) error
+	handle  func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error, tx *Tx) error
 	running atomic.Bool
 	current atomic.Pointer[offsets] // the generation being consumed
 
@@ -297,8 +324,8 @@ func subscribe[T any](r Registrar, s *Subscription, handler Handler[T], opts *Su
 	if err != nil {
 		return nil, fmt.Errorf("kafkaesk: %s: %w", s, err)
 	}
-	s.handle = func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error) error {
-		msg := &Message[T]{Record: rec, App: app, Subscription: s, commit: commit}
+	s.handle = func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error, tx *Tx) error {
+		msg := &Message[T]{Record: rec, App: app, Subscription: s, Tx: tx, commit: commit}
 		if err := dec(app, rec, msg); err != nil {
 			return &decodeError{err: err}
 		}
