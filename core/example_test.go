@@ -194,3 +194,51 @@ func ExampleSubscribe() {
 }
 
 var quietLogger = slog.New(slog.DiscardHandler)
+
+// Publish two messages atomically, then abort a transaction: a
+// read_committed reader sees the committed pair, never the aborted one.
+func ExampleApplication_Transact() {
+	broker, err := kafkaesktest.Start(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer broker.Close()
+	ctx := context.Background()
+
+	app, err := core.New(core.Config{
+		Brokers:         broker.Brokers(),
+		Client:          core.ClientFranzGo, // kafka-go has no transactions
+		TransactionalID: "example-billing-1",
+		TopicPrefix:     "example.",
+		Partitions:      1,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close(ctx)
+
+	err = app.Transact(ctx, func(ctx context.Context, tx *core.Tx) error {
+		if err := tx.RawPublish(ctx, "billing", []byte("order 1 paid")); err != nil {
+			return err
+		}
+		return tx.RawPublish(ctx, "billing", []byte("invoice 1 sent"))
+	})
+	fmt.Println("first:", err)
+	err = app.Transact(ctx, func(ctx context.Context, tx *core.Tx) error {
+		if err := tx.RawPublish(ctx, "billing", []byte("order 2 paid")); err != nil {
+			return err
+		}
+		return errors.New("the invoice could not be made")
+	})
+	fmt.Println("second:", err)
+
+	_ = app.Read(ctx, "billing", &core.ReadOptions{UntilEnd: true, ReadCommitted: true}, func(_ context.Context, r *core.Record) error {
+		fmt.Println(string(r.Value))
+		return nil
+	})
+	// Output:
+	// first: <nil>
+	// second: the invoice could not be made
+	// order 1 paid
+	// invoice 1 sent
+}
