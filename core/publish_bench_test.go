@@ -156,6 +156,27 @@ func BenchmarkPublishAsync(b *testing.B) {
 	})
 }
 
+// BenchmarkRawPublishAsync: one goroutine publishing ready bytes (the
+// envelope BenchmarkPublishAsync's values encode to) flat out, then a
+// Flush: core's producer alone, against the raw clients' Async rows.
+func BenchmarkRawPublishAsync(b *testing.B) {
+	forEachClient(b, func(b *testing.B, client string) {
+		app, _ := benchApp(b, client)
+		value := benchEnvelope(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := app.RawPublishAsync(ctx, "requests", value, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		reportRate(b)
+	})
+}
+
 // BenchmarkRawKafkaGoWriterAsync: the same bytes through an async kafka-go
 // Writer, flat out, then waiting for every completion.
 func BenchmarkRawKafkaGoWriterAsync(b *testing.B) {
