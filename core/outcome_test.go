@@ -199,8 +199,8 @@ func TestOversizedMessageInABatchFailsAloneInLogRequests(t *testing.T) {
 		Brokers:      broker.Brokers(),
 		TopicPrefix:  kafkaesktest.TopicPrefix(t),
 		Partitions:   1,
-		BatchBytes:   8 << 20,                // the producer would take it: the broker refuses it
-		BatchTimeout: 500 * time.Millisecond, // the 1,000 go in one batch
+		BatchBytes:   8 << 20,         // the producer would take it: the broker refuses it
+		BatchTimeout: 3 * time.Second, // the 1,000 go in one batch, even on a loaded machine
 	})
 	require.NoError(t, err)
 	defer app.Close(context.Background())
