@@ -121,8 +121,9 @@ type produceClient interface {
 // txnProducer adds records to an open transaction.
 type txnProducer interface {
 	// produce hands rec to the open transaction. Its outcome counts when
-	// the transaction ends: one that fails makes it abort. It waits only
-	// while the client's buffer is full, until ctx ends.
+	// the transaction ends: one that fails makes it abort. It fails only
+	// when ctx has ended already; it waits while the client's buffer is
+	// full (the transaction's records, bounded by MaxBufferedMessages).
 	produce(ctx context.Context, rec *Record) error
 	// flush sends what the transaction holds and waits for the acks.
 	flush(ctx context.Context) error

@@ -126,7 +126,12 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 	// returns (failure, new topics).
 	memberCtx, leave := context.WithCancel(ctx)
 	defer leave()
-	o := &offsets{c: c}
+	o := &offsets{c: c, partitionParent: context.Background()}
+	if c.sub.opts.Transactional {
+		// The open transaction aborts when the membership ends: handlers
+		// waiting to retry stop at once instead of holding it.
+		o.partitionParent = memberCtx
+	}
 	member, err := c.app.driver.newGroupMember(groupSpec{
 		group:       c.sub.Group,
 		topics:      topics,
@@ -175,8 +180,9 @@ func (c *consumer) assigned(o *offsets, parts []assignedPartition) {
 	for _, a := range parts {
 		p := o.add(a)
 		// fetchCtx stops the partition's goroutine; cancelled by
-		// revoked, never by a handler.
-		fetchCtx, stop := context.WithCancel(context.Background())
+		// revoked (or the membership's end, when transactional), never
+		// by a handler.
+		fetchCtx, stop := context.WithCancel(o.partitionParent)
 		p.stop = stop
 		go func() {
 			defer close(p.done)
@@ -363,9 +369,16 @@ func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
 	commit := func(ctx context.Context) error { return p.commit(ctx, m.Offset) }
 	var tx *Tx
 	if c.sub.opts.Transactional {
-		tx = &Tx{app: c.app, prod: p.o.member.txn()}
+		tx = &Tx{app: c.app, prod: p.o.member.txn(), staging: true}
 	}
-	return c.sub.handle(ctx, c.sub, c.app, m, commit, tx)
+	if err := c.sub.handle(ctx, c.sub, c.app, m, commit, tx); err != nil {
+		return err
+	}
+	if tx != nil {
+		// It fails only on an ended context: the call's may end now.
+		return tx.release(context.WithoutCancel(ctx))
+	}
+	return nil
 }
 
 // transactionalID is the subscription's transactional id: none unless

@@ -83,12 +83,16 @@ type franzFetcher struct {
 
 	// What a transactional member waits for (see awaitHandled): records
 	// pushed and not handed out, whether the last one handed out is
-	// being handled (next was not called since), and whether handing out
-	// is held. onIdle, when set, is called when handling ends.
-	pending  atomic.Int64
-	handling atomic.Bool
-	held     atomic.Bool
-	onIdle   func()
+	// being handled (next was not called since), whether handing out is
+	// held, and whether records were dropped unhandled (closed while
+	// holding some, or while one was being handled: its handler did not
+	// finish it). onIdle, when set, is called when handling ends and
+	// when the fetcher closes.
+	pending   atomic.Int64
+	handling  atomic.Bool
+	held      atomic.Bool
+	abandoned atomic.Bool
+	onIdle    func()
 }
 
 func newFranzFetcher(p franzPauser, topic string, partition int32, group bool) *franzFetcher {
@@ -102,6 +106,7 @@ func (f *franzFetcher) push(recs []*kgo.Record, hwm int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed.Load() {
+		f.abandoned.Store(true)
 		return
 	}
 	f.pending.Add(int64(len(recs)))
@@ -146,6 +151,7 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 		if len(f.cur) > 0 {
 			r := f.cur[0]
 			f.cur = f.cur[1:]
+			// handling first: a member that sees pending drop sees it.
 			f.handling.Store(true)
 			f.pending.Add(-1)
 			return recordOfFranz(r, f.hwm), nil
@@ -212,13 +218,18 @@ func (f *franzFetcher) shut(touchClient bool) {
 	if f.closed.Load() {
 		return
 	}
+	if f.handling.Swap(false) || f.pending.Load() > 0 {
+		f.abandoned.Store(true)
+	}
 	f.closed.Store(true)
 	f.queue = nil
 	if touchClient {
 		f.setPaused(!f.group)
 	}
 	f.wake()
-	f.handled()
+	if f.onIdle != nil {
+		f.onIdle()
+	}
 }
 
 // setPaused pauses or resumes the partition in the client, if not done

@@ -15,6 +15,9 @@ import (
 type franzTransactor struct {
 	cl     *kgo.Client
 	failed franzTxnFailure
+
+	mu     sync.Mutex // held around ending a transaction, and by close
+	closed bool
 }
 
 // newTransactor returns a transactional producer with id id. It connects
@@ -46,17 +49,31 @@ func (t *franzTransactor) flush(ctx context.Context) error { return t.cl.Flush(c
 func (t *franzTransactor) end(ctx context.Context, commit bool) error {
 	if commit {
 		if err := t.cl.Flush(ctx); err != nil {
-			return errors.Join(fmt.Errorf("sending its messages: %w", err), t.abort(ctx))
+			return errors.Join(fmt.Errorf("sending its messages: %w", err), t.endLocked(ctx, false))
 		}
 		if err := t.failed.take(); err != nil {
-			return errors.Join(fmt.Errorf("a message failed: %w", err), t.abort(ctx))
+			return errors.Join(fmt.Errorf("a message failed: %w", err), t.endLocked(ctx, false))
 		}
-		if err := t.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		return nil
 	}
-	return t.abort(ctx)
+	return t.endLocked(ctx, commit)
+}
+
+// endLocked commits or aborts the open transaction, unless close came
+// first (it aborted it: an error). A commit that fails is aborted (kgo
+// leaves the transaction open then), so that the next one can begin.
+func (t *franzTransactor) endLocked(ctx context.Context, commit bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if !commit {
+		return t.abort(ctx)
+	}
+	if err := t.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return errors.Join(fmt.Errorf("commit: %w", err), t.abort(ctx))
+	}
+	return nil
 }
 
 // abort drops what the open transaction still buffers and aborts it.
@@ -73,6 +90,9 @@ func (t *franzTransactor) abort(ctx context.Context) error {
 // close aborts an open transaction, within about a second, and closes
 // the client.
 func (t *franzTransactor) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = t.abort(ctx) // nothing open is not an error; an unreachable broker aborts it at its timeout
@@ -205,13 +225,21 @@ func (m *franzMember) runTxn(ctx context.Context) error {
 // producer, the client retried past its limit) ends the membership: the
 // client cannot go on.
 func (m *franzMember) endTxn(handled bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.d.cfg.DeliveryTimeout)
+	defer cancel()
 	commit := handled
-	if err := m.tx.failed.take(); err != nil {
+	if commit {
+		// Every publish's outcome is known before deciding: End would
+		// flush, but only after the decision.
+		if err := m.tx.sess.Client().Flush(ctx); err != nil {
+			commit = false
+			m.spec.log.Warn("kafkaesk: the transaction's messages could not be sent in time; aborting it: its messages will be handled again", "err", err)
+		}
+	}
+	if err := m.tx.failed.take(); err != nil && commit {
 		commit = false
 		m.spec.log.Warn("kafkaesk: a message published in the transaction failed; aborting it: its messages will be handled again", "err", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.d.cfg.DeliveryTimeout)
-	defer cancel()
 	committed, err := m.tx.sess.End(ctx, kgo.TransactionEndTry(commit))
 	if err != nil {
 		return fmt.Errorf("group %s: end the transaction: %w", m.spec.group, err)
@@ -224,9 +252,11 @@ func (m *franzMember) endTxn(handled bool) error {
 
 // awaitHandled waits until every fetcher the member owns is idle: what
 // it was pushed was handed out, and its handler is done. It returns
-// true then. When ctx ends first, it stops the fetchers handing out
-// more, waits for the handlers running, and returns false: what is left
-// is not handled, and the transaction must abort.
+// true then, unless a fetcher dropped records unhandled (its partition's
+// goroutine ended without finishing them: a handler failure or a stop).
+// When ctx ends first, it stops the fetchers handing out more, waits for
+// the handlers running, and returns false: what is left is not handled.
+// The transaction must abort when it returns false.
 func (m *franzMember) awaitHandled(ctx context.Context) bool {
 	for !m.allIdle(false) {
 		select {
@@ -243,16 +273,27 @@ func (m *franzMember) awaitHandled(ctx context.Context) bool {
 			return false
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.owned {
+		if f.abandoned.Load() {
+			return false
+		}
+	}
 	return true
 }
 
 // allIdle reports whether every owned fetcher is idle; with heldOnly,
-// whether none has a record handed out whose handler runs.
+// whether none has a record handed out whose handler runs. pending is
+// read before handling, which next sets before it lowers pending: a
+// record being handed out is seen in one or the other.
 func (m *franzMember) allIdle(heldOnly bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, f := range m.owned {
-		if f.handling.Load() || (!heldOnly && f.pending.Load() > 0 && !f.closed.Load()) {
+		closed := f.closed.Load()
+		pending := f.pending.Load() > 0 && !closed
+		if f.handling.Load() || (!heldOnly && pending) {
 			return false
 		}
 	}

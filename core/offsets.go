@@ -20,6 +20,8 @@ import (
 type offsets struct {
 	c      *consumer
 	member groupMember
+	// partitionParent is the parent of the partitions' fetch contexts.
+	partitionParent context.Context
 
 	mu    sync.Mutex // guards parts and every partitionOffsets' next and committed
 	parts []*partitionOffsets
@@ -49,10 +51,6 @@ func (o *offsets) beforeCommit() error {
 		return fmt.Errorf("before commit: %w", err)
 	}
 	return nil
-}
-
-func newOffsets(c *consumer, member groupMember) *offsets {
-	return &offsets{c: c, member: member}
 }
 
 // add starts tracking an assigned partition whose committed offset is

@@ -129,16 +129,20 @@ type SubscribeOptions struct {
 	// Transactional makes the subscription exactly once from topic to
 	// topic: what a handler publishes through Message.Tx, and the offsets
 	// of the messages handled, are committed in one transaction, read
-	// committed. The subscription reads a fetch's messages, handles them,
-	// and commits its transaction before it fetches again; when a
-	// transaction aborts (a handler's publish failed, the group
-	// rebalanced, the subscription stops or fails with messages left),
-	// its messages are handled again, and what they published before is
+	// committed. The subscription polls at most 500 messages, handles
+	// them, and commits its transaction before it polls again; a handler
+	// call's messages join the transaction only when it returns nil.
+	// When a transaction aborts (a publish failed, the group rebalanced,
+	// a handler failed the subscription, or the subscription stops: a
+	// stop aborts the open transaction), its messages are handled again,
+	// by this member or the next owner, and what they published before is
 	// never seen by read_committed consumers. Needs Client franz-go and
 	// Config.TransactionalID (the subscription's transactional id is it
 	// followed by "." and the group). Commits are the transactions':
-	// CommitInterval, BeforeCommit, AfterCommit and Message.Commit do
-	// nothing. Dead letters and Application.Publish are outside the
+	// CommitInterval, BeforeCommit and AfterCommit are not used,
+	// Message.Commit returns an error, and Subscription.Partitions'
+	// Committed stays at the offset committed when the partition was
+	// assigned. Dead letters and Application.Publish are outside the
 	// transaction. Default: false.
 	Transactional bool
 }

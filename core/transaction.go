@@ -18,10 +18,19 @@ var ErrTransactionAborted = errors.New("kafkaesk: transaction aborted")
 // sees all of them once the transaction commits, and none if it aborts.
 // A Tx is valid inside the function given to Application.Transact, or
 // inside the handler call of a transactional subscription (Message.Tx);
-// it is safe for concurrent use there.
+// it is safe for concurrent use there. A handler's messages join the
+// transaction when the call returns nil: those of a call that fails
+// (to be retried, skipped or dead-lettered) never do.
 type Tx struct {
 	app  *Application
 	prod txnProducer
+
+	// In a handler call (staging), what it publishes waits here until
+	// the call succeeds: a failed attempt's messages, retried or not,
+	// never join the transaction.
+	staging bool
+	mu      sync.Mutex
+	staged  []*Record
 }
 
 // Publish adds value, encoded and validated as Application.Publish does,
@@ -52,8 +61,12 @@ func (tx *Tx) RawPublish(ctx context.Context, stream string, value []byte, opts 
 // waits until the brokers took them, or ctx ends: they are in their
 // topics, seen by read_uncommitted consumers, and by read_committed
 // ones only once the transaction commits. Ending the transaction
-// flushes anyway.
+// flushes anyway. In a handler, the messages it published so far join
+// the transaction at once, even should the call fail after.
 func (tx *Tx) Flush(ctx context.Context) error {
+	if err := tx.release(ctx); err != nil {
+		return err
+	}
 	if err := tx.prod.flush(ctx); err != nil {
 		return fmt.Errorf("kafkaesk: flush the transaction: %w", err)
 	}
@@ -68,8 +81,29 @@ func (tx *Tx) produce(ctx context.Context, rec *Record) error {
 	if err := tx.app.topics.ensure(rctx, rec.Topic, rec.produce.retention); err != nil {
 		return &PublishError{Topic: rec.Topic, Err: err}
 	}
+	if tx.staging {
+		tx.mu.Lock()
+		tx.staged = append(tx.staged, rec)
+		tx.mu.Unlock()
+		return nil
+	}
 	if err := tx.prod.produce(ctx, rec); err != nil {
 		return &PublishError{Topic: rec.Topic, Err: err}
+	}
+	return nil
+}
+
+// release hands the staged messages to the transaction: the handler
+// call succeeded.
+func (tx *Tx) release(ctx context.Context) error {
+	tx.mu.Lock()
+	staged := tx.staged
+	tx.staged = nil
+	tx.mu.Unlock()
+	for _, rec := range staged {
+		if err := tx.prod.produce(ctx, rec); err != nil {
+			return &PublishError{Topic: rec.Topic, Err: err}
+		}
 	}
 	return nil
 }

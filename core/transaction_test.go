@@ -240,3 +240,74 @@ func TestTransactionalCopierKilledMidStreamYieldsEachMessageOnce(t *testing.T) {
 	t.Logf("%d records in the output in all (the killed transaction's aborted ones included): %d committed", all, n)
 	assert.Less(t, all, int64(n+atKill), "what the first copier committed was not copied again")
 }
+
+// In a transactional subscription, a handler attempt that fails leaves
+// nothing in the transaction (its retry publishes once), and a handler
+// failure that fails the subscription aborts the open transaction: the
+// next run handles the failed message and those after it, and every
+// input is in the output once.
+func TestTransactionalSubscriptionFailuresPublishNothing(t *testing.T) {
+	prefix := kafkaesktest.TopicPrefix(t)
+	brokers := kafkaesktest.Brokers(t)
+	const n = 20
+	newApp := func() *core.Application { // two runs of one service: same topics, same transactional id
+		app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: prefix, Client: core.ClientFranzGo,
+			TransactionalID: prefix + "tx", Partitions: 1, SessionTimeout: 6 * time.Second})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, app.Close(context.Background())) })
+		return app
+	}
+	app := newApp()
+	ctx := testContext(t)
+	require.NoError(t, app.EnsureStream(ctx, "out", 0))
+	for i := range n {
+		require.NoError(t, app.RawPublish(ctx, "in", []byte(strconv.Itoa(i))))
+	}
+
+	copier := func(failAt, flakyAt string) core.Handler[[]byte] {
+		var mu sync.Mutex
+		attempts := map[string]int{}
+		return func(ctx context.Context, m *core.Message[[]byte]) error {
+			v := string(m.Record.Value)
+			if err := m.Tx.RawPublish(ctx, "out", m.Record.Value); err != nil {
+				return err
+			}
+			mu.Lock()
+			attempts[v]++
+			first := attempts[v] == 1
+			mu.Unlock()
+			switch {
+			case v == flakyAt && first:
+				return errors.New("flaky: published, then failed")
+			case v == failAt:
+				return errors.New("broken")
+			}
+			return nil
+		}
+	}
+	opts := &core.SubscribeOptions{Transactional: true, OnError: core.ErrorPolicy{Retries: 1}}
+	_, err := core.SubscribeStreams(app, []string{"in"}, "copier", copier("12", ""), opts)
+	require.NoError(t, err)
+	runErr := app.Run(ctx)
+	var herr *core.HandlerError
+	require.ErrorAs(t, runErr, &herr, "the subscription failed at 12")
+	assert.Equal(t, int64(12), herr.Offset)
+
+	app2 := newApp()
+	_, err = core.SubscribeStreams(app2, []string{"in"}, "copier", copier("", "3"), opts)
+	require.NoError(t, err)
+	r := startRun(t, app2)
+	var seen map[string]int
+	require.Eventually(t, func() bool {
+		seen = map[string]int{}
+		require.NoError(t, app.Read(ctx, "out", &core.ReadOptions{UntilEnd: true, ReadCommitted: true}, func(_ context.Context, rec *core.Record) error {
+			seen[string(rec.Value)]++
+			return nil
+		}))
+		return len(seen) == n
+	}, 20*time.Second, 50*time.Millisecond, "every input copied: %v", seen)
+	require.NoError(t, r.stop(t))
+	for i := range n {
+		assert.Equal(t, 1, seen[strconv.Itoa(i)], "input %d, read committed", i)
+	}
+}
