@@ -363,6 +363,7 @@ func TestConfigClient(t *testing.T) {
 		{"unknown client from env", "sarama", core.Config{}, `Client "sarama" (from $KAFKAESK_CLIENT) is not one of kafka-go, franz-go`},
 		{"cooperative on kafka-go", "", core.Config{Client: core.ClientKafkaGo, Rebalance: core.RebalanceCooperative}, `Rebalance "cooperative" needs Client franz-go`},
 		{"unknown rebalance", "", core.Config{Client: core.ClientFranzGo, Rebalance: "sticky"}, `Rebalance "sticky" is not one of eager, cooperative, consumer`},
+		{"transactions without acks all", "", core.Config{Client: core.ClientFranzGo, TransactionalID: "t", RequiredAcks: core.AcksLeader}, `TransactionalID needs RequiredAcks AcksAll`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(core.EnvClient, tc.env)
