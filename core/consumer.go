@@ -272,6 +272,13 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 			continue
 		}
 		backoff.reset()
+		if rec.control {
+			// A transaction's marker (franz-go hands them out): nothing
+			// to handle, but the partition's position moves past it, so
+			// that a group at the end commits the end and has no lag.
+			p.finished(rec.Offset, rec.HighWaterMark)
+			continue
+		}
 		select {
 		case c.sem <- struct{}{}:
 		case <-fetchCtx.Done():

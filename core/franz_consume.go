@@ -90,7 +90,8 @@ func (d *franzDriver) newGroupMember(spec groupSpec) (groupMember, error) {
 		kgo.ConsumerGroup(spec.group),
 		kgo.WithLogger(franzLogger{log: spec.log, warn: true}),
 		kgo.ConsumeTopics(spec.topics...),
-		kgo.DisableAutoCommit(), // core commits what its handlers finished
+		kgo.DisableAutoCommit(),  // core commits what its handlers finished
+		kgo.KeepControlRecords(), // consumePartition moves past them; see there
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(start),
 		kgo.SessionTimeout(cfg.SessionTimeout),

@@ -34,7 +34,7 @@ type Record struct {
 	Time time.Time
 
 	produce produceState // the producer's; zero outside it
-	control bool         // a transaction marker, fetched by a read_committed Read on franz-go; never given to fn
+	control bool         // a transaction marker, fetched on franz-go; never handed to fn nor a handler
 }
 
 // Header is a Kafka record header.

@@ -88,7 +88,7 @@ func TestAbortedTransactionIsNeverReadCommitted(t *testing.T) {
 
 	var mu sync.Mutex
 	got = nil
-	_, err = core.SubscribeStreams(app, []string{"out"}, "g", func(_ context.Context, m *core.Message[[]byte]) error {
+	sub, err := core.SubscribeStreams(app, []string{"out"}, "g", func(_ context.Context, m *core.Message[[]byte]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, string(m.Data))
@@ -97,7 +97,11 @@ func TestAbortedTransactionIsNeverReadCommitted(t *testing.T) {
 	require.NoError(t, err)
 	r := startRun(t, app)
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 }, 20*time.Second, 10*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // anything more would show
+	time.Sleep(300 * time.Millisecond)  // anything more would show
+	require.Eventually(t, func() bool { // past the last marker: no lag
+		ps := sub.Partitions()
+		return len(ps) == 1 && ps[0].Lag() == 0 && ps[0].Finished == ps[0].HighWaterMark
+	}, 10*time.Second, 10*time.Millisecond, "partitions: %+v", sub.Partitions())
 	require.NoError(t, r.stop(t))
 	mu.Lock()
 	assert.Equal(t, []string{"c1", "c2", "c3", "c4"}, got, "a read_committed subscription")
