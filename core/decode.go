@@ -70,7 +70,7 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 				return err
 			}
 			msg.Schema = e.Schema
-			if err := s.Validate(e.Data); err != nil {
+			if err := s.ValidateConsumed(e.Data); err != nil {
 				return err
 			}
 			if err := json.Unmarshal(e.Data, &msg.Data); err != nil {

@@ -35,6 +35,9 @@ type Schema struct {
 	goType   reflect.Type // nil for schemas compiled from a document
 	document []byte       // the JSON Schema, compact
 	compiled *validator.Schema
+	// consumed is compiled without the document's "additionalProperties":
+	// false: what consuming validates with (see ValidateConsumed).
+	consumed *validator.Schema
 	// byConstruction is true when every value of goType, encoded by
 	// encoding/json, is known to validate; Publish then skips the
 	// validator. See validByConstruction.
@@ -76,8 +79,18 @@ func (s *Schema) describe() string {
 
 // Validate checks JSON-encoded data against the schema and returns a
 // *ValidationError naming every failing field.
-func (s *Schema) Validate(data []byte) error {
-	if s.compiled == nil {
+func (s *Schema) Validate(data []byte) error { return s.validate(s.compiled, data) }
+
+// ValidateConsumed checks consumed data against the schema as Validate
+// does, except that objects may have fields the schema does not know: a
+// producer whose model gained a field (a newer deploy, a Python service
+// whose pydantic model changed) is read, as pydantic and encoding/json
+// read it, and the unknown fields are ignored. Subscriptions validate
+// with it; Publish with Validate.
+func (s *Schema) ValidateConsumed(data []byte) error { return s.validate(s.consumed, data) }
+
+func (s *Schema) validate(compiled *validator.Schema, data []byte) error {
+	if compiled == nil {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -92,7 +105,7 @@ func (s *Schema) Validate(data []byte) error {
 	if err != nil {
 		return &ValidationError{Schema: s.key, Problems: []FieldProblem{{Reason: "not JSON: " + err.Error()}}, Err: err}
 	}
-	if err := s.compiled.Validate(v); err != nil {
+	if err := compiled.Validate(v); err != nil {
 		return newValidationError(s.key, err)
 	}
 	return nil
@@ -194,14 +207,15 @@ func compileSchema(o SchemaOptions, doc []byte) (*Schema, error) {
 		return nil, fmt.Errorf("retention %v is negative", o.Retention)
 	}
 	key := o.ID + ":" + strconv.Itoa(o.Version)
-	c := validator.NewCompiler()
-	const url = "kafkaesk:///schema.json" // one document per compiler; the id may hold any character
-	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
-		return nil, fmt.Errorf("load JSON schema: %w", err)
-	}
-	compiled, err := c.Compile(url)
+	compiled, err := compileDocument(doc)
 	if err != nil {
-		return nil, fmt.Errorf("compile JSON schema: %w", err)
+		return nil, err
+	}
+	consumed := compiled
+	if open, changed := withoutClosedObjects(doc); changed {
+		if consumed, err = compileDocument(open); err != nil {
+			return nil, err
+		}
 	}
 	return &Schema{
 		ID:        o.ID,
@@ -211,7 +225,59 @@ func compileSchema(o SchemaOptions, doc []byte) (*Schema, error) {
 		key:       key,
 		document:  doc,
 		compiled:  compiled,
+		consumed:  consumed,
 	}, nil
+}
+
+// compileDocument compiles a JSON Schema document.
+func compileDocument(doc []byte) (*validator.Schema, error) {
+	c := validator.NewCompiler()
+	const url = "kafkaesk:///schema.json" // one document per compiler; the id may hold any character
+	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
+		return nil, fmt.Errorf("load JSON schema: %w", err)
+	}
+	compiled, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("compile JSON schema: %w", err)
+	}
+	return compiled, nil
+}
+
+// withoutClosedObjects returns doc with every "additionalProperties":
+// false removed, and whether there was one. A document that does not
+// parse is returned as it is (compiling it reports why).
+func withoutClosedObjects(doc []byte) ([]byte, bool) {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return doc, false
+	}
+	var changed bool
+	var open func(v any)
+	open = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ap, ok := v["additionalProperties"].(bool); ok && !ap {
+				delete(v, "additionalProperties")
+				changed = true
+			}
+			for _, x := range v {
+				open(x)
+			}
+		case []any:
+			for _, x := range v {
+				open(x)
+			}
+		}
+	}
+	open(v)
+	if !changed {
+		return doc, false
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return doc, false
+	}
+	return out, true
 }
 
 // adHocSchema is the schema of an unregistered type: published as
