@@ -432,10 +432,8 @@ func (c *franzProduceClient) sendIsolated(recs []*Record) (refused []*Record) {
 	errs := make([]error, len(recs))
 	var done sync.WaitGroup
 	for i, r := range recs {
-		kr := &kgo.Record{Topic: r.Topic, Partition: int32(r.Partition), Key: r.Key, Value: r.Value, Timestamp: r.Time}
-		for _, h := range r.Headers {
-			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-		}
+		kr := kgoRecordOf(r)
+		kr.Partition = int32(r.Partition) // the manual partitioner keeps it there
 		done.Add(1)
 		cl.Produce(c.ctx, kr, func(kr *kgo.Record, err error) {
 			if err == nil {
@@ -538,4 +536,18 @@ func (c *franzProduceClient) close() error {
 		c.isolator.Wait()
 	})
 	return nil
+}
+
+// kgoRecordOf returns a new kgo record of r (topic, key, value, time,
+// headers), for the clients that do not pool theirs: the isolating one
+// and the transactional ones.
+func kgoRecordOf(r *Record) *kgo.Record {
+	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Time}
+	if len(r.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
+		for i, h := range r.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	return kr
 }

@@ -87,7 +87,8 @@ type franzFetcher struct {
 	// held, and whether records were dropped unhandled (closed while
 	// holding some, or while one was being handled: its handler did not
 	// finish it). onIdle, when set, is called when handling ends and
-	// when the fetcher closes.
+	// when the fetcher closes; pending and handling are kept only then
+	// (a transactional member's fetchers), off the plain consume path.
 	pending   atomic.Int64
 	handling  atomic.Bool
 	held      atomic.Bool
@@ -109,7 +110,9 @@ func (f *franzFetcher) push(recs []*kgo.Record, hwm int64) {
 		f.abandoned.Store(true)
 		return
 	}
-	f.pending.Add(int64(len(recs)))
+	if f.onIdle != nil {
+		f.pending.Add(int64(len(recs)))
+	}
 	f.queue = append(f.queue, franzBatch{recs: recs, hwm: hwm})
 	if len(f.queue) >= franzPauseAt {
 		f.setPaused(true)
@@ -151,9 +154,11 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 		if len(f.cur) > 0 {
 			r := f.cur[0]
 			f.cur = f.cur[1:]
-			// handling first: a member that sees pending drop sees it.
-			f.handling.Store(true)
-			f.pending.Add(-1)
+			if f.onIdle != nil {
+				// handling first: a member that sees pending drop sees it.
+				f.handling.Store(true)
+				f.pending.Add(-1)
+			}
 			return recordOfFranz(r, f.hwm), nil
 		}
 		if err := f.take(); err != nil {
@@ -172,7 +177,7 @@ func (f *franzFetcher) next(ctx context.Context) (Record, error) {
 
 // handled records that the record handed out last, if any, is done with.
 func (f *franzFetcher) handled() {
-	if f.handling.Swap(false) && f.onIdle != nil {
+	if f.onIdle != nil && f.handling.Swap(false) {
 		f.onIdle()
 	}
 }

@@ -132,11 +132,7 @@ func franzProduceInTxn(ctx context.Context, cl *kgo.Client, rec *Record, failed 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	kr := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Time}
-	for _, h := range rec.Headers {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-	}
-	cl.Produce(context.Background(), kr, func(kr *kgo.Record, err error) {
+	cl.Produce(context.Background(), kgoRecordOf(rec), func(kr *kgo.Record, err error) {
 		if err != nil {
 			failed.set(fmt.Errorf("topic %q: %w", kr.Topic, err))
 		}
