@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkaesk-go/kafkaesk/internal/jsonscan"
+	"github.com/kafkaesk-go/kafkaesk/internal/pytime"
 )
 
 // Event is a decoded log event: kafkaesk's PydanticLogModel, as written by
@@ -207,13 +208,9 @@ func parseInt(raw []byte) (int, bool) {
 func unescaped(content []byte) []byte { return jsonscan.Unescaped(content, true) }
 
 func parseTimestamp(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	// Python's datetime.utcnow().isoformat(): naive, UTC.
-	t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
+	t, err := pytime.Parse(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor Python isoformat", s)
+		return time.Time{}, fmt.Errorf("timestamp: %w", err)
 	}
 	return t, nil
 }
