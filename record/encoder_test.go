@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -402,16 +403,18 @@ func TestGoldenLogModel(t *testing.T) {
 	}
 }
 
-// An error among the attributes fills exception with its Go type and stack
-// with its text; the attribute itself is kept.
+// An error among the attributes fills exception with its meaningful type
+// (not fmt's wrapper) and stack with its chain; the attribute itself is
+// kept, as its text.
 func TestGoldenError(t *testing.T) {
 	h, rec := newTestHandler(nil)
-	err := &fs.PathError{Op: "open", Path: "/etc/app.yaml", Err: fs.ErrNotExist}
+	err := fmt.Errorf("load config: %w", &fs.PathError{Op: "open", Path: "/etc/app.yaml", Err: syscall.ENOENT})
 	got := rec.emitCtx(t, context.Background(), h, slog.LevelError, "open config", "err", err, "path", "/etc/app.yaml")
 	want := wantEvent(`"timestamp":"2026-11-21T15:04:05.123456Z","logger":"orders","severity":"ERROR","level":40,"message":"open config",` +
-		`"exception":"*fs.PathError","trace":null,"stack":"open /etc/app.yaml: file does not exist",` +
+		`"exception":"fs.PathError","trace":null,"stack":"load config: open /etc/app.yaml: no such file or directory` +
+		`\ncaused by fs.PathError: open /etc/app.yaml: no such file or directory\ncaused by syscall.Errno: no such file or directory",` +
 		`"hostname":"api-server-7d9f8-xk2p9","service":"api-server","namespace":"prod","cluster":"eu-west-1",` +
-		`"err":"open /etc/app.yaml: file does not exist","path":"/etc/app.yaml"`)
+		`"err":"load config: open /etc/app.yaml: no such file or directory","path":"/etc/app.yaml"`)
 	if got != want {
 		t.Errorf("event\n got %s\nwant %s", got, want)
 	}
@@ -421,15 +424,15 @@ func TestGoldenError(t *testing.T) {
 func TestErrorSources(t *testing.T) {
 	h, rec := newTestHandler(nil)
 	data := mustData(t, rec.emit(t, h, "hello", slog.Group("g", "cause", fs.ErrNotExist), "other", errors.New("second")))
-	if got, _ := data.get("exception"); got != "*errors.errorString" {
-		t.Errorf("exception = %v, want *errors.errorString", got)
+	if got, _ := data.get("exception"); got != "error" {
+		t.Errorf("exception = %v, want error (an errors.New value has no meaningful type)", got)
 	}
 	if got, _ := data.get("stack"); got != "file does not exist" {
 		t.Errorf("stack = %v, want the group's error text", got)
 	}
 	hw := h.WithAttrs([]slog.Attr{slog.Any("err", &fs.PathError{Op: "read", Path: "p", Err: fs.ErrClosed})})
 	data = mustData(t, rec.emit(t, hw, "hello", "other", errors.New("second")))
-	if got, _ := data.get("exception"); got != "*fs.PathError" {
+	if got, _ := data.get("exception"); got != "fs.PathError" {
 		t.Errorf("exception = %v, want the WithAttrs error's type", got)
 	}
 }
@@ -1486,8 +1489,8 @@ func TestPanickingLogValuer(t *testing.T) {
 		if !strings.HasPrefix(ps, "LogValue panicked\n") {
 			t.Errorf("p = %v, want the LogValue panicked error", p)
 		}
-		if exc, _ := data.get("exception"); exc != "*errors.errorString" {
-			t.Errorf("exception = %v, want *errors.errorString", exc)
+		if exc, _ := data.get("exception"); exc != "error" {
+			t.Errorf("exception = %v, want error", exc)
 		}
 		if stack, _ := data.get("stack"); stack != ps {
 			t.Errorf("stack is not the attribute's text (the value was resolved more than once):\nstack %v\n    p %v", stack, ps)

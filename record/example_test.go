@@ -57,5 +57,5 @@ func ExampleNewHandler() {
 
 	logger.Error("charge failed", "amount", 9.5, "err", fmt.Errorf("card declined"))
 	// Output:
-	// {"schema":"PydanticLogModel:1","data":{"logger":"orders","severity":"ERROR","level":40,"message":"charge failed","exception":"*errors.errorString","trace":null,"stack":"card declined","hostname":"orders-7d9f8-xk2p9","service":"orders","namespace":"shop","cluster":"eu-1","order":1234,"payment":{"amount":9.5,"err":"card declined"}}}
+	// {"schema":"PydanticLogModel:1","data":{"logger":"orders","severity":"ERROR","level":40,"message":"charge failed","exception":"error","trace":null,"stack":"card declined","hostname":"orders-7d9f8-xk2p9","service":"orders","namespace":"shop","cluster":"eu-1","order":1234,"payment":{"amount":9.5,"err":"card declined"}}}
 }

@@ -441,11 +441,6 @@ func errorText(err error) (text string) {
 	return err.Error()
 }
 
-// errorType names an error's Go type, "*fs.PathError".
-func errorType(err error) string {
-	return reflect.TypeOf(err).String()
-}
-
 // appendString appends s as a JSON string, escaping as orjson does: as
 // encoding/json with HTML escaping off, but for U+2028 and U+2029, which
 // are written raw (jsonenc.RawLineSeparators).
