@@ -19,6 +19,17 @@ var (
 	anyMapType   = reflect.TypeFor[map[string]any]()
 )
 
+// MessageDecoder is implemented by the pointer of a handler data type that
+// decodes whole message values itself, as record.Event does for log
+// events: Subscribe[T] then calls DecodeMessage on each message's value,
+// which returns the envelope's schema ("PydanticLogModel:1"); an error
+// skips the message, as any undecodable one.
+type MessageDecoder interface {
+	DecodeMessage(value []byte) (schema string, err error)
+}
+
+var messageDecoderType = reflect.TypeFor[MessageDecoder]()
+
 // newDecoder picks, once per subscription, how records become T.
 func newDecoder[T any](reg *Router) (decoder[T], error) {
 	t := reflect.TypeFor[T]()
@@ -57,6 +68,13 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 			}
 			*any(&msg.Data).(*map[string]any) = m
 			return nil
+		}, nil
+	}
+	if reflect.PointerTo(t).Implements(messageDecoderType) {
+		return func(_ *Application, rec *Record, msg *Message[T]) error {
+			schema, err := any(&msg.Data).(MessageDecoder).DecodeMessage(rec.Value)
+			msg.Schema = schema
+			return err
 		}, nil
 	}
 	if err := checkObjectType(t); err != nil {

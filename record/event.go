@@ -53,6 +53,25 @@ func DecodeEvent(value []byte) (*Event, error) {
 	return v.Event()
 }
 
+// DecodeMessage decodes a message value into e, as DecodeEvent does, and
+// returns its envelope's schema. It makes Event a handler type of
+// core.Subscribe, so that log streams are read as events, with no []byte
+// handler and decode of one's own:
+//
+//	core.Subscribe(app, "logs.*", "alerts", func(ctx context.Context, m *core.Message[record.Event]) error {
+//		if m.Data.Level >= record.LevelError { ... }
+//	}, nil)
+//
+// A message that is not a log event is skipped by the subscription.
+func (e *Event) DecodeMessage(value []byte) (schema string, err error) {
+	d, err := DecodeEvent(value)
+	if err != nil {
+		return "", err
+	}
+	*e = *d
+	return e.Schema, nil
+}
+
 // Event decodes the event v holds. The base fields must be of the types
 // EventSchemaJSON gives them, each time a key is repeated; the last value
 // of a key counts, and Order keeps a repeated key's first place. The
