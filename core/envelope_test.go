@@ -61,6 +61,8 @@ func TestEncodeEnvelope(t *testing.T) {
 		{"HTML not escaped", envFoo{Bar: "<a&b>"}, `{"schema":"Foo:1","data":{"bar":"<a&b>"}}`},
 		{"unicode kept", envFoo{Bar: "héllo ✓"}, `{"schema":"Foo:1","data":{"bar":"héllo ✓"}}`},
 		{"quotes escaped", envFoo{Bar: `a"b\c`}, `{"schema":"Foo:1","data":{"bar":"a\"b\\c"}}`},
+		// orjson writes U+2028 and U+2029 raw; encoding/json escapes them.
+		{"line separators raw", envFoo{Bar: "a\u2028b\u2029"}, "{\"schema\":\"Foo:1\",\"data\":{\"bar\":\"a\u2028b\u2029\"}}"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := encodeEnvelope(foo, tt.value)

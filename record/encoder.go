@@ -33,6 +33,13 @@ type Options struct {
 	// ContextAttrs are called on each record's context; the attributes
 	// they return (trace ids, request ids) are logged like the record's.
 	ContextAttrs []func(ctx context.Context) []slog.Attr
+	// StackLevel, when set, puts the caller's stack (CallerStack) in the
+	// "trace" field of records at or above its level, as Python's
+	// stack_info does; it costs a stack walk per such record, on the
+	// caller. Default: nil, no stack. Errors need no option: the first
+	// error among a record's attributes always fills "exception" with
+	// ErrorName and "stack" with ErrorChain.
+	StackLevel slog.Leveler
 }
 
 // isReserved reports whether k is one of the event's own top-level
@@ -447,15 +454,28 @@ func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
 		e.appendLevelFields(s, py)
 	}
 	s.buf = appendString(s.buf, msg)
-	if scan.err == nil {
+	withStack := e.opts.StackLevel != nil && level >= e.opts.StackLevel.Level()
+	if scan.err == nil && !withStack {
 		s.buf = append(s.buf, `,"exception":null,"trace":null,"stack":null`...)
 	} else {
 		s.rawKey("exception")
-		s.buf = appendString(s.buf, errorType(scan.err))
+		if scan.err == nil {
+			s.buf = append(s.buf, "null"...)
+		} else {
+			s.buf = appendString(s.buf, ErrorName(scan.err))
+		}
 		s.rawKey("trace")
-		s.buf = append(s.buf, "null"...)
+		if withStack {
+			s.buf = appendString(s.buf, CallerStack(r.PC))
+		} else {
+			s.buf = append(s.buf, "null"...)
+		}
 		s.rawKey("stack")
-		s.buf = appendString(s.buf, errorText(scan.err))
+		if scan.err == nil {
+			s.buf = append(s.buf, "null"...)
+		} else {
+			s.buf = appendString(s.buf, ErrorChain(scan.err))
+		}
 	}
 	s.buf = append(s.buf, e.base.hostBlock...) // hostname, service, namespace, cluster
 	if e.opts.AddSource && r.PC != 0 {

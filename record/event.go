@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkaesk-go/kafkaesk/internal/jsonscan"
+	"github.com/kafkaesk-go/kafkaesk/internal/pytime"
 )
 
 // Event is a decoded log event: kafkaesk's PydanticLogModel, as written by
@@ -50,6 +51,25 @@ func DecodeEvent(value []byte) (*Event, error) {
 		return nil, err
 	}
 	return v.Event()
+}
+
+// DecodeMessage decodes a message value into e, as DecodeEvent does, and
+// returns its envelope's schema. It makes Event a handler type of
+// core.Subscribe, so that log streams are read as events, with no []byte
+// handler and decode of one's own:
+//
+//	core.Subscribe(app, "logs.*", "alerts", func(ctx context.Context, m *core.Message[record.Event]) error {
+//		if m.Data.Level >= record.LevelError { ... }
+//	}, nil)
+//
+// A message that is not a log event is skipped by the subscription.
+func (e *Event) DecodeMessage(value []byte) (schema string, err error) {
+	d, err := DecodeEvent(value)
+	if err != nil {
+		return "", err
+	}
+	*e = *d
+	return e.Schema, nil
 }
 
 // Event decodes the event v holds. The base fields must be of the types
@@ -207,13 +227,9 @@ func parseInt(raw []byte) (int, bool) {
 func unescaped(content []byte) []byte { return jsonscan.Unescaped(content, true) }
 
 func parseTimestamp(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	// Python's datetime.utcnow().isoformat(): naive, UTC.
-	t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
+	t, err := pytime.Parse(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor Python isoformat", s)
+		return time.Time{}, fmt.Errorf("timestamp: %w", err)
 	}
 	return t, nil
 }

@@ -46,7 +46,7 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 		Severity:  "Level 35",
 		Level:     35,
 		Message:   `quota "low"`,
-		Exception: "*fs.PathError",
+		Exception: "fs.PathError",
 		Stack:     "stat /q: file does not exist",
 		Hostname:  "accounts-5f7c9-abcde",
 		Service:   "accounts",

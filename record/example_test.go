@@ -2,7 +2,9 @@ package record_test
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"syscall"
 
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
@@ -57,5 +59,18 @@ func ExampleNewHandler() {
 
 	logger.Error("charge failed", "amount", 9.5, "err", fmt.Errorf("card declined"))
 	// Output:
-	// {"schema":"PydanticLogModel:1","data":{"logger":"orders","severity":"ERROR","level":40,"message":"charge failed","exception":"*errors.errorString","trace":null,"stack":"card declined","hostname":"orders-7d9f8-xk2p9","service":"orders","namespace":"shop","cluster":"eu-1","order":1234,"payment":{"amount":9.5,"err":"card declined"}}}
+	// {"schema":"PydanticLogModel:1","data":{"logger":"orders","severity":"ERROR","level":40,"message":"charge failed","exception":"error","trace":null,"stack":"card declined","hostname":"orders-7d9f8-xk2p9","service":"orders","namespace":"shop","cluster":"eu-1","order":1234,"payment":{"amount":9.5,"err":"card declined"}}}
+}
+
+// An error is told by its meaningful type and its chain, as Python tells an
+// exception by its class and traceback.
+func ExampleErrorChain() {
+	err := fmt.Errorf("load config: %w", &fs.PathError{Op: "open", Path: "/etc/app.yaml", Err: syscall.ENOENT})
+	fmt.Println(record.ErrorName(err))
+	fmt.Println(record.ErrorChain(err))
+	// Output:
+	// fs.PathError
+	// load config: open /etc/app.yaml: no such file or directory
+	// caused by fs.PathError: open /etc/app.yaml: no such file or directory
+	// caused by syscall.Errno: no such file or directory
 }

@@ -441,13 +441,9 @@ func errorText(err error) (text string) {
 	return err.Error()
 }
 
-// errorType names an error's Go type, "*fs.PathError".
-func errorType(err error) string {
-	return reflect.TypeOf(err).String()
-}
-
-// appendString appends s as a JSON string, escaping as encoding/json does
-// with HTML escaping off.
+// appendString appends s as a JSON string, escaping as orjson does: as
+// encoding/json with HTML escaping off, but for U+2028 and U+2029, which
+// are written raw (jsonenc.RawLineSeparators).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -482,13 +478,6 @@ func appendString(dst []byte, s string) []byte {
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
 			i += size
 			start = i
 			continue

@@ -101,6 +101,7 @@ func assemble(app *core.Application, ownsApp bool, stream string, opts *Options)
 		AddSource:    o.AddSource,
 		ReplaceAttr:  o.ReplaceAttr,
 		ContextAttrs: slices.Clone(o.ContextAttrs),
+		StackLevel:   o.StackLevel,
 	})
 	return &Handler{enc: enc, level: o.Level, p: newPipeline(app, ownsApp, stream, &o)}, nil
 }

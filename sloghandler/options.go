@@ -20,6 +20,13 @@ type Options struct {
 	// ContextAttrs pull attributes from each record's context (trace ids,
 	// request ids), logged like the record's own.
 	ContextAttrs []func(ctx context.Context) []slog.Attr
+	// StackLevel, when set, puts the caller's stack in the "trace" field
+	// of events at or above its level, as Python's stack_info does (see
+	// record.Options.StackLevel): a stack walk on the caller per such
+	// event. Default: nil, no stack. An error attribute needs no option:
+	// it always fills "exception" (its meaningful type) and "stack" (its
+	// chain).
+	StackLevel slog.Leveler
 	// Logger is the events' "logger" field. Default: the program's name.
 	Logger string
 	// Schema is the envelope's schema key. Default: "PydanticLogModel:1",

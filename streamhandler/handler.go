@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"time"
 
@@ -31,6 +32,8 @@ type Handler struct {
 	groups []string
 	// models is ": pairs" for each log model passed to WithAttrs, in order.
 	models string
+	// stackLevel is Options.StackLevel.
+	stackLevel slog.Leveler
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -59,7 +62,8 @@ func New(w io.Writer, opts *Options) *Handler {
 			TimeFormat:  o.TimeFormat,
 			NoColor:     !useColor(w, o.Color),
 		}),
-		level: o.Level,
+		level:      o.Level,
+		stackLevel: o.StackLevel,
 	}
 }
 
@@ -90,13 +94,24 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 // with its own ": ". The attribute's key is not shown. A model inside a
 // group is not detected and is written as an ordinary value.
 //
+// An error among the top-level attributes is written as its text, as tint
+// writes it, followed by exception= and its meaningful type
+// (record.ErrorName: "fs.PathError", not fmt's wrapper) unless that is
+// only "error"; with Options.StackLevel, lines at or above it end with
+// trace= and the caller's stack.
+//
 // Values are resolved when written; a LogValuer may be resolved more than
 // once per record (once to look for a model, once to write it), so its
 // LogValue should be cheap and free of side effects. Handle never panics
 // on a value: panics in LogValue, MarshalJSON, String and the like are
 // written inline. It returns only the writer's error.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if h.models == "" && len(h.groups) == 0 && !hasModel(r) {
+	model, extra := h.scan(r)
+	if h.models == "" && len(h.groups) == 0 && !model {
+		if len(extra) > 0 {
+			r = r.Clone()
+			r.AddAttrs(extra...)
+		}
 		return h.tint.Handle(ctx, r)
 	}
 	msg := append([]byte(r.Message), h.models...)
@@ -112,6 +127,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	})
 	nr := slog.NewRecord(r.Time, r.Level, string(msg), r.PC)
 	nr.AddAttrs(h.inGroups(attrs)...)
+	nr.AddAttrs(extra...)
 	return h.tint.Handle(ctx, nr)
 }
 
@@ -171,12 +187,44 @@ func (h *Handler) inGroups(attrs []slog.Attr) []slog.Attr {
 	return []slog.Attr{g}
 }
 
-// hasModel reports whether a top-level attribute of r is a log model.
-func hasModel(r slog.Record) bool {
-	found := false
+// scan reports, in one pass over r's top-level attributes, whether one is
+// a log model, and returns the attributes the line gains: "exception",
+// the meaningful type of the first error (record.ErrorName; left out when
+// it is only "error", which the err= text already says), and "trace", the
+// caller's stack, at or above Options.StackLevel.
+func (h *Handler) scan(r slog.Record) (model bool, extra []slog.Attr) {
+	var firstErr error
 	r.Attrs(func(a slog.Attr) bool {
-		_, found = record.AsLogModel(a.Value)
-		return !found
+		if _, ok := record.AsLogModel(a.Value); ok {
+			model = true
+		}
+		if firstErr == nil && a.Value.Kind() == slog.KindAny {
+			if err, ok := a.Value.Any().(error); ok && err != nil {
+				firstErr = err
+			}
+		}
+		return true
 	})
-	return found
+	if firstErr != nil {
+		if name := safeErrorName(firstErr); name != "error" {
+			extra = append(extra, slog.String("exception", name))
+		}
+	}
+	if h.stackLevel != nil && r.Level >= h.stackLevel.Level() {
+		extra = append(extra, slog.String("trace", record.CallerStack(r.PC)))
+	}
+	return model, extra
+}
+
+// safeErrorName is record.ErrorName, "error" for a typed nil pointer.
+func safeErrorName(err error) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = "error"
+		}
+	}()
+	if v := reflect.ValueOf(err); v.Kind() == reflect.Pointer && v.IsNil() {
+		return "error"
+	}
+	return record.ErrorName(err)
 }

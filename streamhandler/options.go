@@ -39,6 +39,12 @@ type Options struct {
 	// Color says when lines carry ANSI colours. Default: ColorAuto, that
 	// is colours only when the writer is a terminal.
 	Color ColorMode
+
+	// StackLevel, when set, adds a "trace" attribute holding the caller's
+	// stack (record.CallerStack) to lines at or above its level, as the
+	// log event's "trace" (record.Options.StackLevel); it costs a stack
+	// walk per such line. Default: nil, no stack.
+	StackLevel slog.Leveler
 }
 
 // ColorMode says when a [Handler] writes ANSI colours.

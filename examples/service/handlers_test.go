@@ -104,7 +104,7 @@ func TestServer(t *testing.T) {
 			"WARNING request GET /orders/abc 400 bytes=34 remote=" + remote,
 		}},
 		{"GET", "/checkout", slog.LevelInfo, 503, "checkout is unavailable, try again later\n", []string{
-			`ERROR checkout failed err="charge card: payment provider unavailable" exception=*fmt.wrapError stack=charge card: payment provider unavailable`,
+			`ERROR checkout failed err="charge card: payment provider unavailable" exception=error stack=charge card: payment provider unavailable`,
 			"ERROR request GET /checkout 503 bytes=41 remote=" + remote,
 		}},
 		{"POST", "/hello", slog.LevelInfo, 405, "Method Not Allowed\n", []string{
