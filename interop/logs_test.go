@@ -113,7 +113,8 @@ func TestLogsToPython(t *testing.T) {
 // Python's PydanticKafkaeskHandler logs (a log model and a %-argument, a
 // warning with logging's extra=, an exception, stack_info, a debug line);
 // Go reads every field back with record.DecodeEvent on consumed values,
-// and the kafkaesk collect command writes the same events.
+// with a core.Subscribe handler of record.Event, and the kafkaesk collect
+// command writes the same events.
 func TestLogsFromPython(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -131,6 +132,18 @@ func TestLogsFromPython(t *testing.T) {
 			ev, err := record.DecodeEvent(m.data)
 			require.NoError(t, err, "record.DecodeEvent(%s)", m.data)
 			checkPythonEvent(t, ev, want)
+		}
+	})
+
+	t.Run("core.Subscribe[record.Event]", func(t *testing.T) {
+		t.Parallel()
+		app := e.app(t, e.config())
+		got, sub := collect[record.Event](t, app, "logs", e.group("typed"))
+		startRun(t, app)
+		msgs := got.waitFor(t, len(want), 30*time.Second, sub)
+		require.Len(t, msgs, len(want), "each event once")
+		for _, m := range msgs {
+			checkPythonEvent(t, &m.data, want)
 		}
 	})
 
