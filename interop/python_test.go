@@ -98,7 +98,8 @@ type pyProcess struct {
 }
 
 // startPython starts script with spec in the background. The test's
-// cleanup stops it if the test has not.
+// cleanup stops it if the test has not, and shows its stderr if the test
+// failed.
 func startPython(t *testing.T, e *env, script string, spec any) *pyProcess {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*pyTimeout)
@@ -109,7 +110,12 @@ func startPython(t *testing.T, e *env, script string, spec any) *pyProcess {
 	require.NoError(t, err)
 	require.NoError(t, p.cmd.Start(), "start python %s", script)
 	go p.read(stdout)
-	t.Cleanup(func() { _ = p.stop() })
+	t.Cleanup(func() {
+		err := p.stop()
+		if err != nil || t.Failed() {
+			t.Logf("python %s (stopped: %v); its stderr:\n%s", script, err, p.errors())
+		}
+	})
 	return p
 }
 
