@@ -5,7 +5,7 @@ BENCHTIME ?= 2s
 
 GO_BUILD_DIR ?= bin
 
-.PHONY: help run build test vet fmt-check fmt bench bench-packages kafka-up kafka-down
+.PHONY: help run build test vet fmt-check fmt bench bench-packages kafka-up kafka-down python-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ CLIENTS ?= kafka-go franz-go
 # a broker stopped under the other packages' tests would fail them.
 BROKER_STOP_TESTS = ^TestBrokerHang
 
-test: fmt-check vet ## gofmt check, go vet, and every test with the race detector, on each client (benchmarks/ module too)
+# The interop tests (interop/) run Python kafkaesk from the virtual
+# environment scripts/python-env keeps; test makes it first, so that a
+# missing Python or an unreachable package index fails there, plainly.
+test: fmt-check vet python-env ## gofmt check, go vet, and every test with the race detector, on each client (benchmarks/ module too; interop/ against Python kafkaesk)
 	@set -e; for c in $(CLIENTS); do \
 		echo "== tests on client $$c"; \
 		KAFKAESK_CLIENT=$$c KAFKA_BROKER_PID= $(GO) test -race -count=1 ./...; \
@@ -39,6 +42,9 @@ test: fmt-check vet ## gofmt check, go vet, and every test with the race detecto
 			grep -E '^(=== RUN|--- |\s+\S+_test.go|PASS|ok)' $$out; rm -f $$out; \
 		fi; \
 	done
+
+python-env: ## make (once, cached in .cache/) the Python virtual environment with Python kafkaesk that interop/ uses; prints its python
+	@scripts/python-env
 
 vet: ## go vet, both modules
 	$(GO) vet ./...
