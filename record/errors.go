@@ -1,11 +1,11 @@
 package record
 
 import (
-	"fmt"
-	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/errname"
 )
 
 // How an error is told in a log event, so that it means to a reader what
@@ -22,48 +22,13 @@ import (
 //     Options.StackLevel: it costs a runtime.Callers walk, so it is off
 //     by default.
 
-// maxChain bounds the walk of an error chain, against Unwrap cycles.
-const maxChain = 32
-
-// opaque reports whether an error type only carries text or wraps others
-// (fmt.Errorf's %w, errors.Join, errors.New): its name tells a reader
-// nothing.
-func opaque(t reflect.Type) bool {
-	switch t.String() {
-	case "*fmt.wrapError", "*fmt.wrapErrors", "*errors.joinError", "*errors.errorString":
-		return true
-	}
-	return false
-}
-
-// typeName is t's name as a reader expects it: package-qualified, without
-// the pointer star, "fs.PathError".
-func typeName(t reflect.Type) string {
-	return strings.TrimPrefix(t.String(), "*")
-}
-
 // ErrorName names err's meaningful type: that of the first error in its
 // chain (err first, then depth-first through Unwrap() error and Unwrap()
 // []error) that is not a wrapper or an anonymous errors.New/fmt.Errorf
 // value. It is "fs.PathError" for fmt.Errorf("load: %w", &fs.PathError{}),
 // and "error" for a chain of anonymous errors only. Panics in Unwrap are
 // contained.
-func ErrorName(err error) (name string) {
-	defer func() {
-		if recover() != nil {
-			name = typeName(reflect.TypeOf(err))
-		}
-	}()
-	name = "error"
-	walkChain(err, func(e error, _ int) bool {
-		if t := reflect.TypeOf(e); !opaque(t) {
-			name = typeName(t)
-			return false
-		}
-		return true
-	})
-	return name
-}
+func ErrorName(err error) string { return errname.Of(err) }
 
 // ErrorChain is err's text, then, for each typed error in its chain
 // after the first line's, a line "caused by <type>: <text>":
@@ -74,56 +39,7 @@ func ErrorName(err error) (name string) {
 //
 // Anonymous errors and wrappers add no line: their text is in the first.
 // Panics in Error and Unwrap are written inline, as "!PANIC: …".
-func ErrorChain(err error) string {
-	var b strings.Builder
-	b.WriteString(errorText(err))
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				fmt.Fprintf(&b, "\n!PANIC: %v", p)
-			}
-		}()
-		walkChain(err, func(e error, depth int) bool {
-			if depth > 0 && !opaque(reflect.TypeOf(e)) {
-				b.WriteString("\ncaused by ")
-				b.WriteString(typeName(reflect.TypeOf(e)))
-				b.WriteString(": ")
-				b.WriteString(errorText(e))
-			}
-			return true
-		})
-	}()
-	return b.String()
-}
-
-// walkChain calls f on err and on each error it wraps, depth first, until
-// f returns false; depth is the number of Unwraps from err. Nil errors
-// and typed nil pointers end a branch.
-func walkChain(err error, f func(e error, depth int) bool) {
-	seen := 0
-	var walk func(e error, depth int) bool
-	walk = func(e error, depth int) bool {
-		if e == nil || isNilPointer(e) || seen >= maxChain {
-			return true
-		}
-		seen++
-		if !f(e, depth) {
-			return false
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() error }:
-			return walk(u.Unwrap(), depth+1)
-		case interface{ Unwrap() []error }:
-			for _, c := range u.Unwrap() {
-				if !walk(c, depth+1) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	walk(err, 0)
-}
+func ErrorChain(err error) string { return errname.Chain(err) }
 
 // CallerStack formats the stack of the goroutine calling it, from the
 // frame of pc (a slog.Record's PC) outwards, as Go prints a panic's

@@ -431,16 +431,6 @@ func findError(a slog.Attr) error {
 	return nil
 }
 
-// errorText is err.Error(), or what state.any writes when it panics.
-func errorText(err error) (text string) {
-	defer func() {
-		if p := recover(); p != nil {
-			text = fmt.Sprintf("!PANIC: %v", p)
-		}
-	}()
-	return err.Error()
-}
-
 // appendString appends s as a JSON string, escaping as orjson does: as
 // encoding/json with HTML escaping off, but for U+2028 and U+2029, which
 // are written raw (jsonenc.RawLineSeparators).
