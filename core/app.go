@@ -26,6 +26,7 @@ type Application struct {
 	producer *producer
 	txns     transactions    // the transactional producer of Transact
 	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones
+	tracing  tracing         // the tracer of its spans, found when first needed
 
 	adHoc sync.Map // reflect.Type → *Schema for unregistered types
 

@@ -15,6 +15,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an [Application]. The zero value of every field except
@@ -139,6 +141,23 @@ type Config struct {
 	// Logger receives the application's own diagnostics (skipped messages,
 	// retries). Default: slog.Default().
 	Logger *slog.Logger
+
+	// TracerProvider makes the application's spans: a "send" span per
+	// message published within a trace, ended at the broker's
+	// acknowledgement, and a "process" span around each handler call,
+	// following OpenTelemetry's messaging conventions (see the package
+	// doc, Tracing). Default: otel.GetTracerProvider(), looked up until
+	// the program sets one: no spans, and nothing paid for them, while
+	// it is the global no-op, or with a noop.TracerProvider.
+	TracerProvider trace.TracerProvider
+
+	// Propagator writes the trace context (W3C traceparent and
+	// tracestate, and baggage, with the usual propagators) of a publish's
+	// ctx into the message headers, never replacing a header the caller
+	// set, and reads it back into the handler's ctx. Default:
+	// otel.GetTextMapPropagator(), which propagates nothing until the
+	// program sets one (otel.SetTextMapPropagator).
+	Propagator propagation.TextMapPropagator
 }
 
 // SASL selects an authentication mechanism and its credentials.

@@ -361,6 +361,10 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 
 // call runs the handler once, with the subscription's timeout, turning a
 // panic into an error.
+//
+// The handler's ctx carries the trace context of m's headers, and m's
+// process span when there is a tracer (see traceProcess), which ends
+// with the call, panics included.
 func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
 	ctx := c.handlerCtx
 	if t := c.sub.opts.Timeout; t > 0 {
@@ -368,13 +372,20 @@ func (c *consumer) call(m *Record, p *partitionOffsets) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
+	ctx, span := c.app.traceProcess(ctx, m, c.sub.Group)
+	if span != nil {
+		defer func() { endProcess(span, err) }() // after the recover below
+	}
+	var tx *Tx
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("handler panicked: %v", v)
 		}
+		if err != nil && tx != nil {
+			tx.discard()
+		}
 	}()
 	commit := func(ctx context.Context) error { return p.commit(ctx, m.Offset) }
-	var tx *Tx
 	if c.sub.opts.Transactional {
 		tx = &Tx{app: c.app, prod: p.o.member.txn(), staging: true}
 	}

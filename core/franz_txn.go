@@ -135,7 +135,10 @@ func franzProduceInTxn(ctx context.Context, cl *kgo.Client, rec *Record, failed 
 	cl.Produce(context.Background(), kgoRecordOf(rec), func(kr *kgo.Record, err error) {
 		if err != nil {
 			failed.set(fmt.Errorf("topic %q: %w", kr.Topic, err))
+		} else {
+			rec.Partition, rec.Offset = int(kr.Partition), kr.Offset
 		}
+		endRecordSpan(rec, err)
 	})
 	return nil
 }

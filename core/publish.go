@@ -105,7 +105,20 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 	if err := a.producer.acquire(ctx, len(values)); err != nil {
 		return &PublishError{Topic: topic, Err: err}
 	}
-	return a.producer.accept(*ptrs...)
+	if !traceable(ctx) {
+		return a.producer.accept(*ptrs...)
+	}
+	started := false
+	for _, r := range *ptrs {
+		started = a.traceSend(ctx, r) || started
+	}
+	err := a.producer.accept(*ptrs...)
+	if err != nil && started {
+		for _, r := range *ptrs {
+			endRecordSpan(r, err)
+		}
+	}
+	return err
 }
 
 // Produce hands rec to the producer and returns at once, as franz-go's
@@ -117,6 +130,11 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 // until promise is called: it must not be changed or handed over again
 // meanwhile.
 //
+// When ctx carries a trace (Config.Propagator), its context is appended
+// to rec.Headers, as by every publishing call, except for a key rec
+// already has: a record produced again keeps the trace context it got
+// the first time.
+//
 // Produce waits only while the producer's buffer is full, as
 // PublishAsync does; TryProduce never waits.
 func (a *Application) Produce(ctx context.Context, rec *Record, promise Promise) error {
@@ -126,7 +144,8 @@ func (a *Application) Produce(ctx context.Context, rec *Record, promise Promise)
 
 // TryProduce is Produce that never waits: when the producer's buffer is
 // full it returns an error wrapping ErrBufferFull at once, and promise is
-// not called.
+// not called. Having no context, it adds no trace context and starts no
+// span.
 func (a *Application) TryProduce(rec *Record, promise Promise) error {
 	if a.closed.Load() {
 		return ErrClosed
@@ -177,7 +196,10 @@ func (a *Application) prepare(ctx context.Context, stream string, value any) (*R
 	return rec, nil
 }
 
-// produce waits for room and hands rec to the producer.
+// produce waits for room and hands rec to the producer, with the trace
+// context of ctx in its headers and its send span started (see
+// traceSend): every publishing call but TryProduce and the batch goes
+// through here.
 func (a *Application) produce(ctx context.Context, rec *Record) error {
 	if a.closed.Load() {
 		return ErrClosed
@@ -185,7 +207,15 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 	if err := a.producer.acquire(ctx, 1); err != nil {
 		return &PublishError{Topic: rec.Topic, Err: err}
 	}
-	return a.producer.accept(rec)
+	if !traceable(ctx) {
+		return a.producer.accept(rec)
+	}
+	started := a.traceSend(ctx, rec)
+	err := a.producer.accept(rec)
+	if err != nil && started {
+		endRecordSpan(rec, err)
+	}
+	return err
 }
 
 // produceAndWait hands rec to the producer and waits for its outcome or

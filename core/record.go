@@ -34,6 +34,7 @@ type Record struct {
 	Time time.Time
 
 	produce produceState // the producer's; zero outside it
+	trace   sendTrace    // the send span, while the producer has it; zero outside
 	control bool         // a transaction marker, fetched on franz-go; never handed to fn nor a handler
 }
 

@@ -77,10 +77,15 @@ func (m *Message[T]) DeadLetter(ctx context.Context, stream, why string) error {
 }
 
 // Publish publishes value, as Application.Publish does, carrying the
-// consumed record's headers along (before any given in opts).
+// consumed record's headers along (before any given in opts), except its
+// trace context when ctx has one: the new message then carries ctx's
+// (the handler's, in the consumed record's trace), so that its consumers'
+// spans follow this handler's rather than the consumed record's
+// producer's. Forward and DeadLetter keep the record's own: it is the
+// same message.
 func (m *Message[T]) Publish(ctx context.Context, stream string, value any, opts ...PublishOption) error {
 	all := make([]PublishOption, 0, len(opts)+1)
-	all = append(all, Headers(m.Record.Headers...))
+	all = append(all, Headers(m.App.withoutTraceHeaders(ctx, m.Record.Headers)...))
 	return m.App.Publish(ctx, stream, value, append(all, opts...)...)
 }
 

@@ -74,12 +74,19 @@ func (tx *Tx) Flush(ctx context.Context) error {
 }
 
 // produce creates rec's topic if needed (topics are not created inside
-// transactions) and hands rec to the transaction.
+// transactions) and hands rec to the transaction, with the trace context
+// of ctx in its headers. Its send span, if any, ends with its outcome in
+// the transaction, or with its failure here.
 func (tx *Tx) produce(ctx context.Context, rec *Record) error {
+	if traceable(ctx) {
+		tx.app.traceSend(ctx, rec)
+	}
 	rctx, cancel := tx.app.requestContext(ctx)
 	defer cancel()
 	if err := tx.app.topics.ensure(rctx, rec.Topic, rec.produce.retention); err != nil {
-		return &PublishError{Topic: rec.Topic, Err: err}
+		err = &PublishError{Topic: rec.Topic, Err: err}
+		endRecordSpan(rec, err)
+		return err
 	}
 	if tx.staging {
 		tx.mu.Lock()
@@ -88,7 +95,9 @@ func (tx *Tx) produce(ctx context.Context, rec *Record) error {
 		return nil
 	}
 	if err := tx.prod.produce(ctx, rec); err != nil {
-		return &PublishError{Topic: rec.Topic, Err: err}
+		err = &PublishError{Topic: rec.Topic, Err: err}
+		endRecordSpan(rec, err)
+		return err
 	}
 	return nil
 }
@@ -100,12 +109,32 @@ func (tx *Tx) release(ctx context.Context) error {
 	staged := tx.staged
 	tx.staged = nil
 	tx.mu.Unlock()
-	for _, rec := range staged {
+	for i, rec := range staged {
 		if err := tx.prod.produce(ctx, rec); err != nil {
-			return &PublishError{Topic: rec.Topic, Err: err}
+			err = &PublishError{Topic: rec.Topic, Err: err}
+			for _, r := range staged[i:] {
+				endRecordSpan(r, err)
+			}
+			return err
 		}
 	}
 	return nil
+}
+
+// errCallFailed ends the send spans of what a failed handler call
+// published in its transaction: never sent.
+var errCallFailed = errors.New("kafkaesk: not sent: the handler call failed, so its messages do not join the transaction")
+
+// discard drops the staged messages: the handler call failed. Their send
+// spans end with errCallFailed.
+func (tx *Tx) discard() {
+	tx.mu.Lock()
+	staged := tx.staged
+	tx.staged = nil
+	tx.mu.Unlock()
+	for _, rec := range staged {
+		endRecordSpan(rec, errCallFailed)
+	}
 }
 
 // Transact runs fn in a transaction of the application's transactional
