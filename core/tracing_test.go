@@ -22,6 +22,7 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 	"github.com/kafkaesk-go/kafkaesk/record"
+	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 )
 
 // w3c is the propagator the tests configure: W3C Trace Context and
@@ -116,11 +117,27 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 	app, _ := newTestApp(t, cfg)
 	core.MustRegister[Foo](app, nil)
 	got := newCollector[handled]()
-	_, err := core.Subscribe(app, "orders", "billing", tracingHandler(t, got), nil)
+	// The handler also logs through sloghandler, whose events come back
+	// on "logs".
+	shipper, err := sloghandler.New(app, "logs", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = shipper.Close(context.Background()) })
+	handler := tracingHandler(t, got)
+	_, err = core.Subscribe(app, "orders", "billing", func(ctx context.Context, m *core.Message[Foo]) error {
+		slog.New(shipper).InfoContext(ctx, "shipped")
+		return handler(ctx, m)
+	}, nil)
+	require.NoError(t, err)
+	shipped := newCollector[record.Event]()
+	_, err = core.Subscribe(app, "logs", "log-reader", func(_ context.Context, m *core.Message[record.Event]) error {
+		shipped.add(m.Data)
+		return nil
+	}, nil)
 	require.NoError(t, err)
 
 	ctx := testContext(t)
 	require.NoError(t, app.EnsureStream(ctx, "orders", 0))
+	require.NoError(t, app.EnsureStream(ctx, "logs", 0))
 	member, err := baggage.NewMember("tenant", "acme")
 	require.NoError(t, err)
 	bag, err := baggage.New(member)
@@ -131,9 +148,10 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 
 	run := startRun(t, app)
 	h := got.waitFor(t, 1, 20*time.Second)[0]
+	event := shipped.waitFor(t, 1, 20*time.Second)[0]
 	require.NoError(t, run.stop(t))
 
-	spans := endedSpans(t, rec, 3)
+	spans := endedSpans(t, rec, 4) // request, send, process, and the log event's reading
 	topic := app.Topic("orders")
 	send, process := spans["send "+topic], spans["process "+topic]
 	require.NotNil(t, send, "send span; got %v", spans)
@@ -176,6 +194,8 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 	// What it logs leads to the trace.
 	assert.Equal(t, traceID.String(), h.event["trace_id"])
 	assert.Equal(t, process.SpanContext().SpanID().String(), h.event["span_id"])
+	assert.JSONEq(t, `"`+traceID.String()+`"`, string(event.Fields["trace_id"]), "sloghandler's event")
+	assert.JSONEq(t, `"`+process.SpanContext().SpanID().String()+`"`, string(event.Fields["span_id"]))
 }
 
 // Without a TracerProvider (and with the global one unset) there are no

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
 
@@ -146,6 +148,12 @@ func TestEncodeAllocs(t *testing.T) {
 		buf := tt.enc.Append(nil, ctx, r)
 		if n := testing.AllocsPerRun(100, func() { buf = tt.enc.Append(buf[:0], ctx, r) }); n != 0 {
 			t.Errorf("%s: Append allocates %v times per call, want 0", tt.name, n)
+		}
+		// In a span: trace_id and span_id cost no allocation either.
+		sctx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}))
+		buf = tt.enc.Append(buf[:0], sctx, r)
+		if n := testing.AllocsPerRun(100, func() { buf = tt.enc.Append(buf[:0], sctx, r) }); n != 0 {
+			t.Errorf("%s in a span: Append allocates %v times per call, want 0", tt.name, n)
 		}
 	}
 	h := record.NewHandler(func([]byte) error { return nil }, slog.LevelWarn, benchOpts)

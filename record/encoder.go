@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SchemaID is the schema id of the log event, kafkaesk's PydanticLogModel;
@@ -31,7 +33,9 @@ type Options struct {
 	// Host overrides this process's host fields. Default: LocalHost().
 	Host *Host
 	// ContextAttrs are called on each record's context; the attributes
-	// they return (trace ids, request ids) are logged like the record's.
+	// they return (request ids) are logged like the record's. Trace ids
+	// need none: the encoder writes the context's span as trace_id and
+	// span_id.
 	ContextAttrs []func(ctx context.Context) []slog.Attr
 	// StackLevel, when set, puts the caller's stack (CallerStack) in the
 	// "trace" field of records at or above its level, as Python's
@@ -47,10 +51,16 @@ type Options struct {
 // "fields.<key>"; a log model's field overrides the field, as kafkaesk
 // merges models over the base fields. A switch, not a slice search: it is
 // asked for every top-level attribute.
+//
+// trace_id and span_id are reserved whether or not the event has them:
+// a top-level trace_id is always the slog call's span's, in the form
+// OpenTelemetry writes it, so that selecting events by trace id
+// (kafkaesk collect --trace-id) finds nothing else.
 func isReserved(k string) bool {
 	switch k {
 	case "timestamp", "logger", "severity", "level", "message", "exception",
-		"trace", "stack", "hostname", "service", "namespace", "cluster", "source":
+		"trace", "stack", "hostname", "service", "namespace", "cluster", "source",
+		TraceIDKey, SpanIDKey:
 		return true
 	}
 	return false
@@ -238,8 +248,10 @@ func (e *Encoder) clone() *Encoder {
 	return &c
 }
 
-// Append appends the event of r, in the envelope, to dst. ctx is read only
-// for ContextAttrs.
+// Append appends the event of r, in the envelope, to dst. ctx is read for
+// ContextAttrs and for its span context: when it holds a valid one, the
+// event has trace_id and span_id (TraceIDKey, SpanIDKey) after the base
+// fields. ctx may be nil.
 func (e *Encoder) Append(dst []byte, ctx context.Context, r slog.Record) []byte {
 	// The context's and the record's attributes, each value resolved once
 	// (LogValuers are called once per record, as slog.JSONHandler does).
@@ -256,8 +268,9 @@ func (e *Encoder) Append(dst []byte, ctx context.Context, r slog.Record) []byte 
 	})
 	var scan scanResult
 	e.scan(attrs, &scan)
+	sc := spanContext(ctx)
 	start := len(dst)
-	dst, dup := e.appendFast(dst, r, attrs, &scan)
+	dst, dup := e.appendFast(dst, r, &sc, attrs, &scan)
 	if dup {
 		return dedupeEvent(dst, start, len(e.prefix)-1)
 	}
@@ -368,10 +381,11 @@ func (s *scanResult) visit(a slog.Attr) {
 
 // appendFast writes the event into dst. It reports whether an object got a
 // key twice, so that the event needs dedupeEvent.
-func (e *Encoder) appendFast(dst []byte, r slog.Record, attrs []slog.Attr, scan *scanResult) ([]byte, bool) {
+func (e *Encoder) appendFast(dst []byte, r slog.Record, sc *trace.SpanContext, attrs []slog.Attr, scan *scanResult) ([]byte, bool) {
 	dst = append(dst, e.prefix...)
 	s := e.state(dst, nil)
 	e.appendBase(&s, r, scan)
+	appendTraceFields(&s, sc)
 	e.loadPre(&s)
 
 	// WithAttrs output, then the record's attributes in the open groups.

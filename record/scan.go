@@ -28,6 +28,9 @@ type EventView struct {
 	// Logger and Service are data.logger and data.service, decoded,
 	// when they are strings; nil otherwise.
 	Logger, Service []byte
+	// TraceID is data.trace_id (TraceIDKey), decoded, when it is a
+	// string; nil otherwise.
+	TraceID []byte
 }
 
 // Member is one member of a JSON object: its key, decoded, and its
@@ -77,13 +80,16 @@ func ScanEvent(value []byte, v *EventView) error {
 	if raw := in(f.service); raw != nil {
 		v.Service = stringValue(raw)
 	}
+	if raw := in(f.traceID); raw != nil {
+		v.TraceID = stringValue(raw)
+	}
 	return nil
 }
 
 // filterFields keeps the raw values of the fields EventView decodes, the
 // last of each, as ScanEnvelope passes the data's members.
 type filterFields struct {
-	level, logger, service []byte
+	level, logger, service, traceID []byte
 }
 
 func (f *filterFields) member(key, value []byte) {
@@ -94,6 +100,8 @@ func (f *filterFields) member(key, value []byte) {
 		f.logger = value
 	case "service":
 		f.service = value
+	case TraceIDKey:
+		f.traceID = value
 	}
 }
 

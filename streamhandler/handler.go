@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
@@ -97,8 +98,10 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 // An error among the top-level attributes is written as its text, as tint
 // writes it, followed by exception= and its meaningful type
 // (record.ErrorName: "fs.PathError", not fmt's wrapper) unless that is
-// only "error"; with Options.StackLevel, lines at or above it end with
-// trace= and the caller's stack.
+// only "error". When ctx holds a valid OpenTelemetry span context, the
+// line then has trace_id= and span_id=, the span's ids in lowercase hex,
+// as the Kafka handler's events have them. With Options.StackLevel, lines
+// at or above it end with trace= and the caller's stack.
 //
 // Values are resolved when written; a LogValuer may be resolved more than
 // once per record (once to look for a model, once to write it), so its
@@ -106,7 +109,7 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 // on a value: panics in LogValue, MarshalJSON, String and the like are
 // written inline. It returns only the writer's error.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	model, extra := h.scan(r)
+	model, extra := h.scan(ctx, r)
 	if h.models == "" && len(h.groups) == 0 && !model {
 		if len(extra) > 0 {
 			r = r.Clone()
@@ -190,9 +193,10 @@ func (h *Handler) inGroups(attrs []slog.Attr) []slog.Attr {
 // scan reports, in one pass over r's top-level attributes, whether one is
 // a log model, and returns the attributes the line gains: "exception",
 // the meaningful type of the first error (record.ErrorName; left out when
-// it is only "error", which the err= text already says), and "trace", the
-// caller's stack, at or above Options.StackLevel.
-func (h *Handler) scan(r slog.Record) (model bool, extra []slog.Attr) {
+// it is only "error", which the err= text already says), "trace_id" and
+// "span_id" of ctx's span, and "trace", the caller's stack, at or above
+// Options.StackLevel.
+func (h *Handler) scan(ctx context.Context, r slog.Record) (model bool, extra []slog.Attr) {
 	var firstErr error
 	r.Attrs(func(a slog.Attr) bool {
 		if _, ok := record.AsLogModel(a.Value); ok {
@@ -208,6 +212,11 @@ func (h *Handler) scan(r slog.Record) (model bool, extra []slog.Attr) {
 	if firstErr != nil {
 		if name := safeErrorName(firstErr); name != "error" {
 			extra = append(extra, slog.String("exception", name))
+		}
+	}
+	if ctx != nil {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			extra = append(extra, slog.String(record.TraceIDKey, sc.TraceID().String()), slog.String(record.SpanIDKey, sc.SpanID().String()))
 		}
 	}
 	if h.stackLevel != nil && r.Level >= h.stackLevel.Level() {
