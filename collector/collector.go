@@ -35,6 +35,7 @@ type Collector struct {
 
 	minLevel                  slog.Leveler
 	services, loggers, stream *matcher
+	traceIDs                  [][]byte // Filter.TraceIDs, lowercase; nil: any
 
 	streamsMu sync.Mutex                              // serialises adding to streams
 	streams   atomic.Pointer[map[string]*streamState] // by topic; copied on write
@@ -76,10 +77,11 @@ const (
 	dropService
 	dropLogger
 	dropStream
+	dropTraceID
 	numDropReasons
 )
 
-var dropReasons = [numDropReasons]string{"min_level", "service", "logger", "stream"}
+var dropReasons = [numDropReasons]string{"min_level", "service", "logger", "stream", "trace_id"}
 
 // Stats counts what a collector did.
 type Stats struct {
@@ -130,6 +132,9 @@ func New(app *core.Application, opts Options) (*Collector, error) {
 		errs = append(errs, err)
 	}
 	if c.stream, err = newMatcher("Streams", opts.Filter.Streams); err != nil {
+		errs = append(errs, err)
+	}
+	if c.traceIDs, err = parseTraceIDs(opts.Filter.TraceIDs); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -271,8 +276,20 @@ func (c *Collector) filter(st *streamState, v *record.EventView) int {
 		return dropService
 	case c.loggers != nil && !c.loggers.match(v.Logger):
 		return dropLogger
+	case c.traceIDs != nil && !matchTraceID(c.traceIDs, v.TraceID):
+		return dropTraceID
 	}
 	return -1
+}
+
+// matchTraceID reports whether id is one of ids (lowercase), in any case.
+func matchTraceID(ids [][]byte, id []byte) bool {
+	for _, want := range ids {
+		if bytes.EqualFold(id, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // write writes e to one output, retrying with backoff while it fails:

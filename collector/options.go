@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
@@ -49,9 +52,9 @@ type Options struct {
 }
 
 // Filter selects the events written. Each list holds fnmatch-style
-// patterns ("api-*"); an event passes a list when it matches one of
-// them, and passes the filter when it passes every non-empty list and
-// MinLevel.
+// patterns ("api-*"), or trace ids; an event passes a list when it
+// matches one of them, and passes the filter when it passes every
+// non-empty list and MinLevel.
 type Filter struct {
 	// MinLevel drops events below it. An event with no level is at
 	// Python's NOTSET, below every level. Default (nil): none dropped.
@@ -59,6 +62,26 @@ type Filter struct {
 	// Services, Loggers and Streams match the event's "service" and
 	// "logger" fields and the stream it was read from.
 	Services, Loggers, Streams []string
+	// TraceIDs match the event's "trace_id" field (record.TraceIDKey),
+	// which the Go handlers write from the slog call's span: each is an
+	// OpenTelemetry trace id, 32 hex digits in either case, compared
+	// without regard to case. Events without a trace_id do not pass.
+	TraceIDs []string
+}
+
+// parseTraceIDs returns ids in lowercase, checked to be trace ids.
+func parseTraceIDs(ids []string) ([][]byte, error) {
+	var out [][]byte
+	var errs []error
+	for i, id := range ids {
+		lower := strings.ToLower(id)
+		if _, err := trace.TraceIDFromHex(lower); err != nil {
+			errs = append(errs, fmt.Errorf("Filter.TraceIDs[%d] %q is not a trace id: want 32 hex digits, not all zero", i, id))
+			continue
+		}
+		out = append(out, []byte(lower))
+	}
+	return out, errors.Join(errs...)
 }
 
 const (

@@ -15,13 +15,13 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
 
-const collectSynopsis = "--pattern PATTERN [--pattern PATTERN...] --group GROUP --output OUTPUT [--output OUTPUT...] [--min-level LEVEL]"
+const collectSynopsis = "--pattern PATTERN [--pattern PATTERN...] --group GROUP --output OUTPUT [--output OUTPUT...] [--min-level LEVEL] [--trace-id ID...]"
 
 // runCollect is the collector daemon.
 func runCollect(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet("collect", collectSynopsis, std)
 	kf := addKafkaFlags(fs)
-	var patterns, outputs, services, loggers, streams stringList
+	var patterns, outputs, services, loggers, streams, traceIDs stringList
 	fs.Var(&patterns, "pattern", "stream pattern to collect, fnmatch-style (\"logs.*\"); repeatable; required")
 	group := fs.String("group", "", "consumer group; collectors sharing it share the partitions; required")
 	fs.Var(&outputs, "output", "where events go, repeatable: pretty, jsonl (stdout), jsonl:PATH, file:PATH (rotated); default pretty")
@@ -29,6 +29,7 @@ func runCollect(ctx context.Context, std *stdio, args []string) error {
 	fs.Var(&services, "service", "keep only events whose service matches this pattern; repeatable")
 	fs.Var(&loggers, "logger", "keep only events whose logger matches this pattern; repeatable")
 	fs.Var(&streams, "stream", "keep only events of streams matching this pattern; repeatable")
+	fs.Var(&traceIDs, "trace-id", "keep only events of this trace: the events' trace_id, 32 hex digits; repeatable")
 	deadLetter := fs.String("dead-letter", "", "stream receiving messages that are not log events (default: count and skip them)")
 	httpAddr := fs.String("http", "127.0.0.1:9464", "address serving /metrics, /healthz and /readyz; empty: none")
 	fromLatest := fs.Bool("from-latest", false, "a new group starts at the end of the streams, not their beginning")
@@ -69,6 +70,10 @@ func runCollect(ctx context.Context, std *stdio, args []string) error {
 		filter.MinLevel = l
 	}
 	filter.Services, filter.Loggers, filter.Streams = services, loggers, streams
+	if _, err := parseTraceIDs(traceIDs); err != nil {
+		return usagef("flag --trace-id: %v", err)
+	}
+	filter.TraceIDs = traceIDs
 	if len(outputs) == 0 {
 		outputs = stringList{"pretty"}
 	}

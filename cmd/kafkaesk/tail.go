@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kafkaesk-go/kafkaesk/collector"
 	"github.com/kafkaesk-go/kafkaesk/core"
@@ -18,7 +21,7 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/streamhandler"
 )
 
-const tailSynopsis = "PATTERN [--group G] [--from-beginning] [--exit] [--read-committed] [--format pretty|json]"
+const tailSynopsis = "PATTERN [--group G] [--from-beginning] [--exit] [--read-committed] [--format pretty|json] [--trace-id ID...]"
 
 // runTail prints the messages of the streams matching a pattern.
 func runTail(ctx context.Context, std *stdio, args []string) error {
@@ -29,6 +32,8 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 	exit := fs.Bool("exit", false, "exit once the end of every matched partition, as of the start, is printed")
 	readCommitted := fs.Bool("read-committed", false, "without --group: read with the read_committed isolation level, up to the last stable offset")
 	format := fs.String("format", "pretty", "pretty (log events as log lines) or json (each message value on a line)")
+	var traceIDs stringList
+	fs.Var(&traceIDs, "trace-id", "print only messages of this trace (32 hex digits): those whose traceparent header carries it, and log events whose trace_id is it; repeatable")
 	local := addEmbeddedBrokerFlags(fs)
 	rest, err := kf.parse(fs, args)
 	if err != nil {
@@ -43,6 +48,10 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 		return usagef("flag --format: want pretty or json, got %q", *format)
 	case *readCommitted && *group != "":
 		return usagef("flag --read-committed: only without --group")
+	}
+	ids, err := parseTraceIDs(traceIDs)
+	if err != nil {
+		return usagef("flag --trace-id: %v", err)
 	}
 	t := &tail{pattern: rest[0], fromBeginning: *fromBeginning, exit: *exit, readCommitted: *readCommitted}
 	if strings.Contains(t.pattern, "*") {
@@ -66,6 +75,7 @@ func runTail(ctx context.Context, std *stdio, args []string) error {
 	defer closeApp(app)
 	t.app = app
 	t.printer = newPrinter(std.out, *format, app.Config().TopicPrefix)
+	t.printer.traceIDs = ids
 	defer t.printer.flush()
 	if *group != "" {
 		return t.withGroup(ctx, *group)
@@ -230,6 +240,8 @@ type printer struct {
 	prefix string
 	pretty *collector.Pretty
 	n      int
+
+	traceIDs []string // --trace-id, lowercase; nil: every message
 }
 
 func newPrinter(out io.Writer, format, prefix string) *printer {
@@ -246,6 +258,10 @@ func (p *printer) print(rec *core.Record) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	stream := strings.TrimPrefix(rec.Topic, p.prefix)
+	if p.traceIDs != nil && !p.inTraces(rec) {
+		p.flushAt(rec)
+		return
+	}
 	if p.json {
 		p.w.Write(jsonLine(rec.Value))
 		p.flushAt(rec)
@@ -269,6 +285,33 @@ func (p *printer) flushAt(rec *core.Record) {
 	if p.n++; p.n%256 == 0 || rec.Offset+1 >= rec.HighWaterMark {
 		p.w.Flush()
 	}
+}
+
+// inTraces reports whether rec belongs to one of the --trace-id traces:
+// its W3C traceparent header ("00-<trace id>-<span id>-<flags>") names
+// one, or it is a log event whose trace_id is one.
+func (p *printer) inTraces(rec *core.Record) bool {
+	for _, h := range rec.Headers {
+		if h.Key == "traceparent" && len(h.Value) >= 35 && h.Value[2] == '-' && slices.Contains(p.traceIDs, strings.ToLower(string(h.Value[3:35]))) {
+			return true
+		}
+	}
+	var v record.EventView
+	return record.ScanEvent(rec.Value, &v) == nil && v.TraceID != nil && slices.Contains(p.traceIDs, strings.ToLower(string(v.TraceID)))
+}
+
+// parseTraceIDs returns ids in lowercase, checked to be OpenTelemetry
+// trace ids: 32 hex digits, not all zero. nil for none.
+func parseTraceIDs(ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		lower := strings.ToLower(id)
+		if _, err := trace.TraceIDFromHex(lower); err != nil {
+			return nil, fmt.Errorf("%q is not a trace id: want 32 hex digits, not all zero", id)
+		}
+		out = append(out, lower)
+	}
+	return out, nil
 }
 
 // isLogEvent reports whether schema, "id:version", is the log event's.
