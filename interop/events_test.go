@@ -108,6 +108,7 @@ type pySubscribed struct {
 	Value     []byte          `json:"value"`    // the record value
 	Kafkaesk  []byte          `json:"kafkaesk"` // what kafkaesk's publish writes for the model value
 	Orjson    []byte          `json:"orjson"`   // the value's JSON, written by orjson
+	Headers   [][2]string     `json:"headers"`  // as Python decoded them, UTF-8
 }
 
 // subscribeSpec is subscribe.py's spec.

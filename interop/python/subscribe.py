@@ -11,7 +11,8 @@ Output, one line per message handled:
     {"schema": "Event:1", "data": {...model.dict()...}, "partition": 0, "offset": 0,
      "key": "k" or null, "value": base64 of the record value,
      "kafkaesk": base64 of what kafkaesk's publish writes for this model value,
-     "orjson": base64 of orjson's encoding of the value's JSON}
+     "orjson": base64 of orjson's encoding of the value's JSON,
+     "headers": [[key, value decoded as UTF-8], ...] as the record has them}
 
 "kafkaesk" is orjson.dumps({"schema": schema, "data": model.dict()}), the
 bytes app.publish sends; "orjson" is orjson.dumps(orjson.loads(value)), the
@@ -44,6 +45,7 @@ async def run() -> None:
                 "value": common.b64(record.value),
                 "kafkaesk": common.b64(orjson.dumps({"schema": schema, "data": data.dict()})),
                 "orjson": common.b64(orjson.dumps(orjson.loads(record.value))),
+                "headers": [[k, v.decode()] for k, v in (record.headers or [])],
             }
         )
 
