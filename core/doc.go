@@ -105,6 +105,55 @@
 // variables; [Config.ApplySettings] reads the --kafka-settings JSON, and an
 // unknown key is an error naming it.
 //
+// # Tracing
+//
+// Messages carry OpenTelemetry trace context in their headers, as Python
+// kafkaesk carries OpenTracing's. A publish within a trace (its ctx holds
+// a valid span context, or baggage) writes it through
+// [Config.Propagator] (default: the global propagator, which the program
+// sets):
+//
+//	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
+//		propagation.TraceContext{}, propagation.Baggage{}))
+//
+// A header the caller set is never replaced, as kafkaesk never replaces
+// one; traceparent and tracestate go together, so a caller's traceparent
+// keeps its own tracestate. [Message.Forward] and dead letters keep the
+// consumed record's, and [Message.Publish] puts the handler's in its
+// place. A handler's ctx holds what the message carries, so the handler,
+// its logs (record, sloghandler and streamhandler write trace_id and
+// span_id) and what it publishes continue the producer's trace, with or
+// without a tracer.
+//
+// With a TracerProvider ([Config.TracerProvider], default the global
+// one once the program sets it) the application makes spans, following
+// OpenTelemetry's messaging conventions (semconv v1.43.0):
+//
+//   - "send <topic>", kind PRODUCER, for each message published within a
+//     trace, a child of ctx's span, from the hand-over to the broker's
+//     acknowledgement (an error status and error.type when it fails).
+//     Its context is the one the message carries (the conventions'
+//     creation context); when the caller set a traceparent, that one
+//     stays, and the span links to it. A publish outside any trace
+//     starts none, so that background publishers, the log pipeline among
+//     them, never make a trace per message; TryProduce, without a
+//     context, never does.
+//   - "process <topic>", kind CONSUMER, around each handler call (each
+//     retry is a call), a child of the context the message carries and
+//     linked to it, as the conventions ask; an error status when the
+//     handler fails (not for ErrSkip).
+//
+// Both have messaging.system "kafka", messaging.destination.name (the
+// topic, prefix included), messaging.operation.type and .name ("send",
+// "process"), messaging.destination.partition.id and
+// messaging.kafka.offset (on send once acknowledged),
+// messaging.message.body.size, messaging.kafka.message.key when the key
+// is UTF-8 text, and on process messaging.consumer.group.name.
+//
+// Without a provider, with the global one unset, or with a
+// noop.TracerProvider, no span is made and nothing is paid for them; a
+// publish outside any trace adds no header and allocates nothing.
+//
 // # Errors
 //
 // Data that fails its schema is a *[ValidationError] naming each field; a
