@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -139,6 +140,15 @@ type Config struct {
 	// Logger receives the application's own diagnostics (skipped messages,
 	// retries). Default: slog.Default().
 	Logger *slog.Logger
+
+	// Metrics is where the application registers its Prometheus metrics:
+	// Python kafkaesk's kafkaesk_* metrics, with its names and labels, and
+	// the producer's, subscriptions' and lag metrics beyond them (see
+	// metrics.go and the README). Applications given the same registerer
+	// share the kafkaesk_* collectors, as kafkaesk's are process-wide;
+	// prometheus.DefaultRegisterer is what kafkaesk uses. Default: nil,
+	// no metrics, and nothing is measured.
+	Metrics prometheus.Registerer
 }
 
 // SASL selects an authentication mechanism and its credentials.

@@ -102,10 +102,15 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 		applyOptions(r, opts)
 		*ptrs = append(*ptrs, r)
 	}
-	if err := a.producer.acquire(ctx, len(values)); err != nil {
-		return &PublishError{Topic: topic, Err: err}
+	start := a.metrics.now()
+	err := a.producer.acquire(ctx, len(values))
+	if err != nil {
+		err = &PublishError{Topic: topic, Err: err}
+	} else {
+		err = a.producer.accept(*ptrs...)
 	}
-	return a.producer.accept(*ptrs...)
+	a.metrics.enqueuedN(topic, start, len(values), err)
+	return err
 }
 
 // Produce hands rec to the producer and returns at once, as franz-go's
@@ -132,10 +137,15 @@ func (a *Application) TryProduce(rec *Record, promise Promise) error {
 		return ErrClosed
 	}
 	rec.produce.done = callback(promise)
+	start := a.metrics.now()
+	var err error
 	if !a.producer.tryAcquire(1) {
-		return &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
+		err = &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
+	} else {
+		err = a.producer.accept(rec)
 	}
-	return a.producer.accept(rec)
+	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
 }
 
 // callback returns f as the producer keeps it: nil for none, so that a
@@ -182,10 +192,15 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	if err := a.producer.acquire(ctx, 1); err != nil {
-		return &PublishError{Topic: rec.Topic, Err: err}
+	start := a.metrics.now()
+	err := a.producer.acquire(ctx, 1)
+	if err != nil {
+		err = &PublishError{Topic: rec.Topic, Err: err}
+	} else {
+		err = a.producer.accept(rec)
 	}
-	return a.producer.accept(rec)
+	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
 }
 
 // produceAndWait hands rec to the producer and waits for its outcome or
