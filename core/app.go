@@ -63,7 +63,7 @@ func New(cfg Config) (*Application, error) {
 		return nil, err
 	}
 	if c.Metrics != nil {
-		if err := addScraped(a); err != nil {
+		if err := scraped.Add(c.Metrics, a); err != nil {
 			_ = a.producer.close(context.Background())
 			a.driver.close()
 			return nil, fmt.Errorf("kafkaesk: Config.Metrics: %w", err)
@@ -198,7 +198,7 @@ func (a *Application) Close(ctx context.Context) error {
 	a.txns.close()
 	a.driver.close()
 	if a.cfg.Metrics != nil {
-		removeScraped(a)
+		scraped.Remove(a.cfg.Metrics, a)
 	}
 	return errors.Join(errs...)
 }

@@ -334,6 +334,10 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 // skipped, dead-lettered); fatal is the subscription's failure.
 func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffsets) (finished bool, fatal error) {
 	policy := c.sub.opts.OnError
+	var pm *partitionMetrics // nil without metrics
+	if p != nil {
+		pm = p.metrics
+	}
 	backoff := orDefault(policy.Backoff, 100*time.Millisecond)
 	maxBackoff := orDefault(policy.MaxBackoff, 10*time.Second)
 	for attempt := 0; ; attempt++ {
@@ -342,15 +346,15 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 		switch {
 		case err == nil:
 			c.sub.handled.Add(1)
-			p.metrics.handled(m, "none")
+			pm.handled(m, "none")
 			return true, nil
 		case errors.As(err, &derr), errors.Is(err, ErrSkip):
 			c.sub.skipped.Add(1)
-			p.metrics.handled(m, skipClass(err))
+			pm.handled(m, skipClass(err))
 			c.log.Warn("kafkaesk: message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return true, nil
 		case c.handlerCtx.Err() != nil:
-			p.metrics.handled(m, "cancelled")
+			pm.handled(m, "cancelled")
 			// A stop's deadline cancelled the handler: the message was not
 			// handled. The policy must not skip or dead-letter (and so
 			// commit) it, nor fail a graceful stop; it is redelivered.
@@ -370,7 +374,7 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		p.metrics.handled(m, errorClass(err))
+		pm.handled(m, errorClass(err))
 		switch policy.Then {
 		case ActionSkip:
 			c.sub.failed.Add(1)

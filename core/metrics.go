@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/metricset"
 )
 
 // Prometheus metrics, with Python kafkaesk's names, types, labels and
@@ -106,16 +108,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// register registers c with reg, or returns the collector registered
-// there already under the same description.
+// register registers c with reg through metricset.Register, collecting
+// the error.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	c, err := metricset.Register(reg, c)
+	if err != nil {
 		*errs = append(*errs, err)
 	}
 	return c

@@ -2,17 +2,17 @@ package core
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/metricset"
 )
 
 // Metrics read at scrape time, from state the application keeps anyway:
 // the producer's buffer, the subscriptions' counters and the partitions'
 // lag. Nothing on the hot path updates them. One collector per registerer
-// reads every open application registered there, summing what they share
-// (two members of one group in one process), so that applications
-// sharing a registerer never collect the same series twice.
+// (metricset.Set) reads every open application registered there, summing
+// what they share (two members of one group in one process).
 var (
 	descBufferedMessages = prometheus.NewDesc("kafkaesk_producer_buffered_messages",
 		"Messages handed to the producer whose outcome is not known yet.", nil, nil)
@@ -31,79 +31,18 @@ var (
 		[]string{"stream_id", "group_id", "partition"}, nil)
 )
 
-// scrapers holds the collector of each registerer applications use.
-var scrapers = struct {
-	sync.Mutex
-	byReg map[prometheus.Registerer]*appsCollector
-}{byReg: map[prometheus.Registerer]*appsCollector{}}
-
-// appsCollector collects the scrape-time metrics of the open
-// applications of one registerer.
-type appsCollector struct {
-	mu   sync.Mutex
-	apps map[*Application]struct{}
-}
-
-// addScraped adds a to its registerer's collector, registering that
-// collector on first use.
-func addScraped(a *Application) error {
-	reg := a.cfg.Metrics
-	scrapers.Lock()
-	defer scrapers.Unlock()
-	c := scrapers.byReg[reg]
-	if c == nil {
-		c = &appsCollector{apps: map[*Application]struct{}{}}
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-		scrapers.byReg[reg] = c
-	}
-	c.mu.Lock()
-	c.apps[a] = struct{}{}
-	c.mu.Unlock()
-	return nil
-}
-
-// removeScraped removes a; the last application of a registerer
-// unregisters its collector.
-func removeScraped(a *Application) {
-	reg := a.cfg.Metrics
-	scrapers.Lock()
-	defer scrapers.Unlock()
-	c := scrapers.byReg[reg]
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	delete(c.apps, a)
-	empty := len(c.apps) == 0
-	c.mu.Unlock()
-	if empty {
-		reg.Unregister(c)
-		delete(scrapers.byReg, reg)
-	}
-}
-
-func (c *appsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBufferedMessages, descBufferedBytes, descBufferCapacity,
-		descSubscriptionMessages, descLag, descCommitted} {
-		ch <- d
-	}
-}
+// scraped is the scrape-time collector of each registerer, over its open
+// applications.
+var scraped = metricset.New([]*prometheus.Desc{descBufferedMessages, descBufferedBytes, descBufferCapacity,
+	descSubscriptionMessages, descLag, descCommitted}, collectApps)
 
 type partitionKey struct {
 	topic, group string
 	partition    int
 }
 
-func (c *appsCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	apps := make([]*Application, 0, len(c.apps))
-	for a := range c.apps {
-		apps = append(apps, a)
-	}
-	c.mu.Unlock()
-
+// collectApps collects the scrape-time metrics of apps, summed.
+func collectApps(apps []*Application, ch chan<- prometheus.Metric) {
 	var buffered, bytes, capacity float64
 	outcomes := map[string]*SubscriptionStats{}
 	var groups []string

@@ -9,76 +9,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
+	prom "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 )
-
-// series finds a gathered series by name and labels; it fails the test
-// when there is none.
-func series(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) *dto.Metric {
-	t.Helper()
-	m, ok := findSeries(t, reg, name, labels)
-	if !ok {
-		t.Fatalf("no series %s%v; gathered:\n%s", name, labels, gatheredNames(t, reg))
-	}
-	return m
-}
-
-func findSeries(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) (*dto.Metric, bool) {
-	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			return m, true
-		}
-	}
-	return nil, false
-}
-
-func gatheredNames(t *testing.T, reg prometheus.Gatherer) string {
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	var b strings.Builder
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			fmt.Fprintf(&b, "  %s %v\n", f.GetName(), m.GetLabel())
-		}
-	}
-	return b.String()
-}
-
-func counterValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
-	t.Helper()
-	return series(t, reg, name, labels).GetCounter().GetValue()
-}
-
-func histogramCount(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) uint64 {
-	t.Helper()
-	return series(t, reg, name, labels).GetHistogram().GetSampleCount()
-}
-
-func gaugeValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
-	t.Helper()
-	return series(t, reg, name, labels).GetGauge().GetValue()
-}
 
 type metered struct {
 	N int `json:"n"`
@@ -98,21 +35,21 @@ func TestKafkaeskMetrics(t *testing.T) {
 
 	require.NoError(t, app.Publish(ctx, "metered", metered{N: 1}))
 	stream := map[string]string{"stream_id": topic}
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}))
-	assert.EqualValues(t, 1, histogramCount(t, reg, "kafkaesk_publish_messages_time", stream))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_published_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "none"}))
-	assert.EqualValues(t, 1, histogramCount(t, reg, "kafkaesk_published_messages_time", stream))
-	assert.Equal(t, 0.0, gaugeValue(t, reg, "kafkaesk_produced_topic_offset", map[string]string{"stream_id": topic, "partition": "0"}))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}))
+	assert.EqualValues(t, 1, testutil.HistogramCount(t, reg, "kafkaesk_publish_messages_time", stream))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_published_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "none"}))
+	assert.EqualValues(t, 1, testutil.HistogramCount(t, reg, "kafkaesk_published_messages_time", stream))
+	assert.Equal(t, 0.0, testutil.GaugeValue(t, reg, "kafkaesk_produced_topic_offset", map[string]string{"stream_id": topic, "partition": "0"}))
 	for _, typ := range []string{"producer_start", "sync_create_topics", "sync_admin_connect"} {
-		assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": typ, "error": "none"}), typ)
-		assert.EqualValues(t, 1, histogramCount(t, reg, "kafkaesk_kafka_action_time", map[string]string{"type": typ}), typ)
+		assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": typ, "error": "none"}), typ)
+		assert.EqualValues(t, 1, testutil.HistogramCount(t, reg, "kafkaesk_kafka_action_time", map[string]string{"type": typ}), typ)
 	}
 	require.NoError(t, app.Publish(ctx, "metered", metered{N: 2}))
 	require.NoError(t, app.Publish(ctx, "metered", metered{N: 3}))
-	assert.Equal(t, 3.0, counterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}), "one per publish")
-	assert.Equal(t, 2.0, gaugeValue(t, reg, "kafkaesk_produced_topic_offset", map[string]string{"stream_id": topic, "partition": "0"}))
+	assert.Equal(t, 3.0, testutil.CounterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}), "one per publish")
+	assert.Equal(t, 2.0, testutil.GaugeValue(t, reg, "kafkaesk_produced_topic_offset", map[string]string{"stream_id": topic, "partition": "0"}))
 	require.NoError(t, app.Flush(ctx))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "producer_flush", "error": "none"}))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "producer_flush", "error": "none"}))
 
 	// Consuming: the second message fails its handler and is skipped by
 	// the policy; the others are handled.
@@ -131,38 +68,38 @@ func TestKafkaeskMetrics(t *testing.T) {
 	group := map[string]string{"group_id": "metered-group"}
 	part := map[string]string{"stream_id": topic, "group_id": "metered-group", "partition": "0"}
 	require.Eventually(t, func() bool {
-		m, ok := findSeries(t, reg, "kafkaesk_consumed_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "none", "group_id": "metered-group"})
+		m, ok := testutil.FindSeries(t, reg, "kafkaesk_consumed_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "none", "group_id": "metered-group"})
 		return ok && m.GetCounter().GetValue() == 2
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_consumed_messages_total",
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_consumed_messages_total",
 		map[string]string{"stream_id": topic, "partition": "0", "error": "core_test.fsError", "group_id": "metered-group"}),
 		"a handler error is labelled with its meaningful type")
-	assert.Equal(t, 2.0, gaugeValue(t, reg, "kafkaesk_consumed_topic_offset", map[string]string{"group_id": "metered-group", "partition": "0", "stream_id": topic}))
-	assert.EqualValues(t, 3, histogramCount(t, reg, "kafkaesk_message_lead_time", part))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_consumer_rebalanced_total", map[string]string{"group_id": "metered-group", "partition": "0", "event": "assigned"}))
-	assert.Equal(t, 1.0, gaugeValue(t, reg, "kafkaesk_consumer_health", group))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "sync_consumer_connect", "error": "none"}))
-	assert.GreaterOrEqual(t, counterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "sync_topics", "error": "none"}), 1.0)
+	assert.Equal(t, 2.0, testutil.GaugeValue(t, reg, "kafkaesk_consumed_topic_offset", map[string]string{"group_id": "metered-group", "partition": "0", "stream_id": topic}))
+	assert.EqualValues(t, 3, testutil.HistogramCount(t, reg, "kafkaesk_message_lead_time", part))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_consumer_rebalanced_total", map[string]string{"group_id": "metered-group", "partition": "0", "event": "assigned"}))
+	assert.Equal(t, 1.0, testutil.GaugeValue(t, reg, "kafkaesk_consumer_health", group))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "sync_consumer_connect", "error": "none"}))
+	assert.GreaterOrEqual(t, testutil.CounterValue(t, reg, "kafkaesk_kafka_action_total", map[string]string{"type": "sync_topics", "error": "none"}), 1.0)
 	// Beyond kafkaesk: read at scrape time.
-	assert.Equal(t, 2.0, counterValue(t, reg, "kafkaesk_subscription_messages_total", map[string]string{"group_id": "metered-group", "outcome": "handled"}))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_subscription_messages_total", map[string]string{"group_id": "metered-group", "outcome": "failed"}))
-	assert.Equal(t, 0.0, gaugeValue(t, reg, "kafkaesk_consumer_lag", part))
-	assert.Equal(t, 0.0, gaugeValue(t, reg, "kafkaesk_producer_buffered_messages", nil))
-	assert.Equal(t, 0.0, gaugeValue(t, reg, "kafkaesk_producer_buffered_bytes", nil))
-	assert.EqualValues(t, 3, series(t, reg, "kafkaesk_producer_batch_size", stream).GetHistogram().GetSampleCount())
+	assert.Equal(t, 2.0, testutil.CounterValue(t, reg, "kafkaesk_subscription_messages_total", map[string]string{"group_id": "metered-group", "outcome": "handled"}))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_subscription_messages_total", map[string]string{"group_id": "metered-group", "outcome": "failed"}))
+	assert.Equal(t, 0.0, testutil.GaugeValue(t, reg, "kafkaesk_consumer_lag", part))
+	assert.Equal(t, 0.0, testutil.GaugeValue(t, reg, "kafkaesk_producer_buffered_messages", nil))
+	assert.Equal(t, 0.0, testutil.GaugeValue(t, reg, "kafkaesk_producer_buffered_bytes", nil))
+	assert.EqualValues(t, 3, testutil.Series(t, reg, "kafkaesk_producer_batch_size", stream).GetHistogram().GetSampleCount())
 
 	require.NoError(t, run.stop(t))
 	// The stop revokes the partition: the batch in progress is observed.
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_consumer_rebalanced_total", map[string]string{"group_id": "metered-group", "partition": "0", "event": "revoked"}))
-	sizes := series(t, reg, "kafkaesk_consumed_messages_batch_size", part).GetHistogram()
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_consumer_rebalanced_total", map[string]string{"group_id": "metered-group", "partition": "0", "event": "revoked"}))
+	sizes := testutil.Series(t, reg, "kafkaesk_consumed_messages_batch_size", part).GetHistogram()
 	assert.GreaterOrEqual(t, sizes.GetSampleCount(), uint64(1))
 	assert.EqualValues(t, 3, sizes.GetSampleSum(), "every message in some batch")
 	// kafkaesk's quirk, copied: the group as stream_id, Python's repr of
 	// the TopicPartition as partition.
-	assert.Equal(t, sizes.GetSampleCount(), histogramCount(t, reg, "kafkaesk_consumed_message_elapsed_time", map[string]string{
+	assert.Equal(t, sizes.GetSampleCount(), testutil.HistogramCount(t, reg, "kafkaesk_consumed_message_elapsed_time", map[string]string{
 		"stream_id": "metered-group", "group_id": "metered-group", "partition": "TopicPartition(topic='" + topic + "', partition=0)"}))
 
-	problems, err := testutil.GatherAndLint(reg)
+	problems, err := prom.GatherAndLint(reg)
 	require.NoError(t, err)
 	assert.Empty(t, problems, "client_golang's lint")
 }
@@ -187,8 +124,8 @@ func TestMetricsOfFailures(t *testing.T) {
 	ctx := testContext(t)
 	err := app.RawPublish(ctx, "failing", make([]byte, 4096))
 	require.ErrorIs(t, err, core.ErrMessageTooLarge)
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_published_messages_total", map[string]string{"stream_id": topic, "partition": "-1", "error": "MessageTooLarge"}))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}), "it was enqueued")
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_published_messages_total", map[string]string{"stream_id": topic, "partition": "-1", "error": "MessageTooLarge"}))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"}), "it was enqueued")
 
 	require.NoError(t, app.RawPublish(ctx, "failing", []byte(`{"schema":"metered:1","data":{"n":1}}`)))
 	_, err = core.Subscribe(app, "failing", "failing-group", func(context.Context, *core.Message[metered]) error {
@@ -203,8 +140,8 @@ func TestMetricsOfFailures(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the subscription did not fail")
 	}
-	assert.Equal(t, 0.0, gaugeValue(t, reg, "kafkaesk_consumer_health", map[string]string{"group_id": "failing-group"}))
-	assert.Equal(t, 1.0, counterValue(t, reg, "kafkaesk_consumed_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "error", "group_id": "failing-group"}))
+	assert.Equal(t, 0.0, testutil.GaugeValue(t, reg, "kafkaesk_consumer_health", map[string]string{"group_id": "failing-group"}))
+	assert.Equal(t, 1.0, testutil.CounterValue(t, reg, "kafkaesk_consumed_messages_total", map[string]string{"stream_id": topic, "partition": "0", "error": "error", "group_id": "failing-group"}))
 
 	// A second application on the same registerer.
 	cfg2 := cfg
@@ -213,8 +150,8 @@ func TestMetricsOfFailures(t *testing.T) {
 	other, err := core.New(cfg2)
 	require.NoError(t, err)
 	require.NoError(t, other.RawPublish(ctx, "failing", []byte(`{}`)))
-	assert.Equal(t, 3.0, counterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"})) // two by app, one by other
-	assert.Equal(t, 2*float64(app.Config().MaxBufferedMessages), gaugeValue(t, reg, "kafkaesk_producer_buffer_capacity_messages", nil))
+	assert.Equal(t, 3.0, testutil.CounterValue(t, reg, "kafkaesk_publish_messages_total", map[string]string{"stream_id": topic, "error": "none"})) // two by app, one by other
+	assert.Equal(t, 2*float64(app.Config().MaxBufferedMessages), testutil.GaugeValue(t, reg, "kafkaesk_producer_buffer_capacity_messages", nil))
 	require.NoError(t, other.Close(ctx))
 	_, err = reg.Gather()
 	require.NoError(t, err)
