@@ -276,10 +276,12 @@ func (c *consumer) fail(err error) {
 func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffsets) {
 	backoff := fetchBackoff{min: 50 * time.Millisecond, max: 5 * time.Second}
 	defer p.metrics.endBatch()
+	var start time.Time // of the fetch; with metrics only
 	for {
-		var start time.Time
 		if p.metrics != nil {
-			start = time.Now()
+			// The end of the last handling, or now: one clock read a
+			// record between them.
+			start = p.metrics.lastEnd()
 		}
 		rec, err := p.fetch.next(fetchCtx)
 		if err != nil {

@@ -306,6 +306,15 @@ func (p *partitionMetrics) fetched(waited time.Duration, now time.Time) {
 	p.batchN++
 }
 
+// lastEnd is when the last record's handling ended, or now when none
+// has been handled since a wait.
+func (p *partitionMetrics) lastEnd() time.Time {
+	if p.batchN == 0 || p.ended.IsZero() {
+		return time.Now()
+	}
+	return p.ended
+}
+
 // endBatch observes the current batch, if any: its size, and the time
 // from its fetch to the end of its last record's handling.
 func (p *partitionMetrics) endBatch() {

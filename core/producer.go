@@ -174,8 +174,9 @@ func (p *producer) acquire(ctx context.Context, n int) error {
 }
 
 // accept takes recs, for which slots are held, into the inbox. It fails
-// with ErrClosed (giving the slots back) once Close was called.
-func (p *producer) accept(recs ...*Record) error {
+// with ErrClosed (giving the slots back) once Close was called. now is
+// the time of the hand-over, read only with metrics (zero otherwise).
+func (p *producer) accept(now time.Time, recs ...*Record) error {
 	var deadline time.Time
 	if p.cfg.DeliveryTimeout > 0 {
 		deadline = time.Now().Add(p.cfg.DeliveryTimeout)
@@ -191,9 +192,15 @@ func (p *producer) accept(recs ...*Record) error {
 	e := p.epoch
 	e.n.Add(int64(len(recs)))
 	if p.metrics != nil {
-		now, size := time.Now(), 0
+		// The caller's one clock read serves all of recs: for the
+		// latencies, and as the timestamp of those that have none (the
+		// clients would give them one at the hand-over anyway).
+		size := 0
 		for _, r := range recs {
 			r.produce.accepted = now
+			if r.Time.IsZero() {
+				r.Time = now
+			}
 			size += len(r.Key) + len(r.Value)
 		}
 		p.bufferedBytes.Add(int64(size))

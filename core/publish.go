@@ -107,7 +107,7 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 	if err != nil {
 		err = &PublishError{Topic: topic, Err: err}
 	} else {
-		err = a.producer.accept(*ptrs...)
+		err = a.producer.accept(start, *ptrs...)
 	}
 	a.metrics.enqueuedN(topic, start, len(values), err)
 	return err
@@ -142,7 +142,7 @@ func (a *Application) TryProduce(rec *Record, promise Promise) error {
 	if !a.producer.tryAcquire(1) {
 		err = &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
 	} else {
-		err = a.producer.accept(rec)
+		err = a.producer.accept(start, rec)
 	}
 	a.metrics.enqueuedN(rec.Topic, start, 1, err)
 	return err
@@ -197,7 +197,7 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 	if err != nil {
 		err = &PublishError{Topic: rec.Topic, Err: err}
 	} else {
-		err = a.producer.accept(rec)
+		err = a.producer.accept(start, rec)
 	}
 	a.metrics.enqueuedN(rec.Topic, start, 1, err)
 	return err

@@ -141,9 +141,6 @@ func (p *pipeline) takeSlot() (ok bool, left time.Duration) {
 // time left; otherwise the event is dropped.
 func (p *pipeline) send(rec *core.Record, left time.Duration) error {
 	p.enqueued.Add(1) // before the outcome can be counted: Queued never goes negative
-	if p.delivery != nil {
-		rec.Time = time.Now() // the hand-over, for the delivery latency; Kafka's timestamp
-	}
 	err := p.produce(rec, p.promise)
 	if err == nil {
 		return nil
@@ -169,7 +166,7 @@ func (p *pipeline) send(rec *core.Record, left time.Duration) error {
 
 // settled is the producer's report of one event's outcome.
 func (p *pipeline) settled(rec *core.Record, err error) {
-	p.observeDelivery(rec.Time)
+	p.observeDelivery(rec.Time) // the hand-over: core stamps it when metrics are on
 	switch {
 	case err == nil:
 		p.published.Add(1)
