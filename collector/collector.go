@@ -143,7 +143,9 @@ func New(app *core.Application, opts Options) (*Collector, error) {
 	for _, o := range opts.Outputs {
 		c.outputs = append(c.outputs, &outputState{out: o})
 	}
-	c.registerMetrics()
+	if err := c.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("collector: metrics: %w", err)
+	}
 	sopts := &core.SubscribeOptions{
 		Concurrency:     c.opts.Concurrency,
 		StartFromLatest: opts.StartFromLatest,

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,9 +41,10 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, brokers: kafkaesktest.Brokers(t), prefix: prefix, group: prefix + "collector"}
 }
 
-// app returns an application tuned for quick tests, closed at the end.
-func (e *env) app() *core.Application {
-	app, err := core.New(core.Config{
+// app returns an application tuned for quick tests, closed at the end;
+// opts change its configuration.
+func (e *env) app(opts ...func(*core.Config)) *core.Application {
+	cfg := core.Config{
 		Brokers:           e.brokers,
 		TopicPrefix:       e.prefix,
 		Partitions:        3,
@@ -51,7 +53,11 @@ func (e *env) app() *core.Application {
 		CommitInterval:    100 * time.Millisecond,
 		MetadataMaxAge:    300 * time.Millisecond,
 		Logger:            slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	app, err := core.New(cfg)
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -317,9 +323,14 @@ func TestNotLogEventsAreDeadLettered(t *testing.T) {
 func TestEndpoints(t *testing.T) {
 	e := newEnv(t)
 	e.publish("logs.api", logEvent("api", "l", 20, 1), []byte("junk"))
-	c, err := collector.New(e.app(), collector.Options{Patterns: []string{"logs.*"}, Group: e.group,
+	// The application's metrics go in a registry of their own: /metrics
+	// serves them beside the collector's and the runtime's.
+	reg := prometheus.NewRegistry()
+	app := e.app(func(c *core.Config) { c.Metrics = reg })
+	c, err := collector.New(app, collector.Options{Patterns: []string{"logs.*"}, Group: e.group,
 		Outputs: []collector.Output{collector.NewJSONLines(io.Discard)}})
 	require.NoError(t, err)
+	assert.Same(t, reg, c.Registry())
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()
 	get := func(path string) (int, string) {
@@ -349,6 +360,10 @@ func TestEndpoints(t *testing.T) {
 		`kafkaesk_collector_commit_seconds_count`,
 		`kafkaesk_collector_ready 1`,
 		`go_goroutines`,
+		`process_resident_memory_bytes`,
+		`kafkaesk_consumed_messages_total{error="none",group_id="` + e.group + `",partition=`,
+		`kafkaesk_consumer_lag{group_id="` + e.group + `",partition=`,
+		`kafkaesk_consumer_health{group_id="` + e.group + `"} 1`,
 	} {
 		assert.Contains(t, metrics, want)
 	}

@@ -1,12 +1,15 @@
 package collector
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/metricset"
 )
 
 // The collector's metrics. Counters are read from the collector's own
@@ -34,23 +37,40 @@ var (
 		"1 when the collector is ready (see /readyz), else 0.", nil, nil)
 )
 
-func (c *Collector) registerMetrics() {
+// registerMetrics registers the collector's metrics, and the Go
+// runtime's and the process's, in the registry its application registers
+// the core's metrics in (core.Config.Metrics, when it is a
+// *prometheus.Registry), so that /metrics serves all of them; in a new
+// registry otherwise.
+func (c *Collector) registerMetrics() error {
 	c.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "kafkaesk_collector_commit_seconds",
 		Help:    "Time to flush the outputs and commit the offsets.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms .. 16s
 	})
-	c.registry = prometheus.NewRegistry()
-	c.registry.MustRegister(
-		metricsOf{c},
-		c.commitSeconds,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	c.registry, _ = c.app.Config().Metrics.(*prometheus.Registry)
+	if c.registry == nil {
+		c.registry = prometheus.NewRegistry()
+	}
+	if err := c.registry.Register(metricsOf{c}); err != nil {
+		return err
+	}
+	c.commitSeconds, _ = metricset.Register(c.registry, c.commitSeconds)
+	// A registry the program gave may have the runtime's already.
+	for _, rc := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if _, err := metricset.Register(c.registry, rc); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-// Registry returns the registry holding the collector's metrics (and the
-// Go runtime's and the process's), to serve or to gather elsewhere.
+// Registry returns the registry holding the collector's metrics, the Go
+// runtime's and the process's, and the core's when the application
+// registers them there: to serve or to gather elsewhere.
 func (c *Collector) Registry() *prometheus.Registry { return c.registry }
 
 // Handler serves the collector's endpoints:

@@ -24,6 +24,7 @@ type Application struct {
 	driver   driver // the Kafka client, by Config.Client
 	topics   *topicManager
 	producer *producer
+	metrics  *metrics        // nil without Config.Metrics
 	txns     transactions    // the transactional producer of Transact
 	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones
 	tracing  tracing         // the tracer of its spans, found when first needed
@@ -48,13 +49,26 @@ func New(cfg Config) (*Application, error) {
 	}
 	a := &Application{cfg: c, spare: make(chan *[]*Record, spareRecords)}
 	var err error
+	if a.metrics, err = newMetrics(c.Metrics); err != nil {
+		return nil, fmt.Errorf("kafkaesk: Config.Metrics: %w", err)
+	}
 	if a.driver, err = newDriver(&a.cfg); err != nil {
 		return nil, err
 	}
-	a.topics = newTopicManager(a.driver, &a.cfg)
-	if a.producer, err = newProducer(&a.cfg, a.driver, a.topics); err != nil {
+	a.topics = newTopicManager(a.driver, &a.cfg, a.metrics)
+	start := time.Now()
+	a.producer, err = newProducer(&a.cfg, a.driver, a.topics, a.metrics)
+	a.metrics.action("producer_start", start, err)
+	if err != nil {
 		a.driver.close()
 		return nil, err
+	}
+	if c.Metrics != nil {
+		if err := scraped.Add(c.Metrics, a); err != nil {
+			_ = a.producer.close(context.Background())
+			a.driver.close()
+			return nil, fmt.Errorf("kafkaesk: Config.Metrics: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -116,13 +130,16 @@ func (a *Application) Start(ctx context.Context) error {
 			return fmt.Errorf("kafkaesk: start hook: %w", err)
 		}
 	}
+	start := time.Now()
 	for _, s := range a.reg.Schemas() {
 		for _, stream := range s.Streams {
 			if err := a.topics.ensure(ctx, a.Topic(stream), s.Retention); err != nil {
+				a.metrics.action("sync_admin_connect", start, err)
 				return err
 			}
 		}
 	}
+	a.metrics.action("sync_admin_connect", start, nil)
 	a.started.Store(true)
 	return nil
 }
@@ -142,7 +159,10 @@ func (a *Application) EnsureStream(ctx context.Context, stream string, retention
 // ctx ends. Messages published while it waits are not waited for, so a
 // Flush ends even while other goroutines keep publishing.
 func (a *Application) Flush(ctx context.Context) error {
-	if err := a.producer.flush(ctx); err != nil {
+	start := time.Now()
+	err := a.producer.flush(ctx)
+	a.metrics.action("producer_flush", start, err)
+	if err != nil {
 		return fmt.Errorf("kafkaesk: flush: %w", err)
 	}
 	return nil
@@ -170,10 +190,16 @@ func (a *Application) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("kafkaesk: stop hook: %w", err))
 		}
 	}
-	if err := a.producer.close(ctx); err != nil {
+	start := time.Now()
+	err := a.producer.close(ctx)
+	a.metrics.action("producer_stop", start, err)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("kafkaesk: close: %w", err))
 	}
 	a.txns.close()
 	a.driver.close()
+	if a.cfg.Metrics != nil {
+		scraped.Remove(a.cfg.Metrics, a)
+	}
 	return errors.Join(errs...)
 }

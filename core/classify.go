@@ -7,12 +7,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/errname"
 )
 
 // The outcomes a producing call or a delivery callback can report beside
@@ -170,3 +173,52 @@ func franzOutcome(err error, brokers []string, deliveryTimeout time.Duration) er
 // errAborted is what the producer's connections answer once Close gave
 // up: nothing is sent after that.
 var errAborted = errors.New("kafkaesk: producer closed: not sent")
+
+// errorClass names err for the error label of metrics: a small, bounded
+// set of names in the style of Python's exception classes (kafkaesk's
+// labels are aiokafka's class names): the outcome sentinels, a Kafka
+// error code as aiokafka names it ("NotLeaderForPartitionError"), a
+// ValidationError, a cancelled or timed-out wait; else the error's
+// meaningful Go type (errname.Of), which a program's code bounds.
+func errorClass(err error) string {
+	var kafkaErr kafka.Error
+	var franzErr *kerr.Error
+	var verr *ValidationError
+	switch {
+	case err == nil:
+		return "none"
+	case errors.Is(err, ErrOutcomeUnknown):
+		return "OutcomeUnknown"
+	case errors.Is(err, ErrDeliveryTimeout):
+		return "DeliveryTimeout"
+	case errors.Is(err, ErrMessageTooLarge):
+		return "MessageTooLarge"
+	case errors.Is(err, ErrBufferFull):
+		return "BufferFull"
+	case errors.Is(err, ErrClosed):
+		return "ApplicationClosed"
+	case errors.As(err, &verr):
+		return "ValidationError"
+	case errors.As(err, &kafkaErr):
+		return codeClass(kafkaErr.Title())
+	case errors.As(err, &franzErr):
+		return codeClass(strings.ReplaceAll(franzErr.Message, "_", " "))
+	case errors.Is(err, context.Canceled):
+		return "Cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "Timeout"
+	}
+	return errname.Of(err)
+}
+
+// codeClass turns a Kafka error code's words ("Not Leader For Partition",
+// any case) into aiokafka's class name, "NotLeaderForPartitionError".
+func codeClass(words string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(strings.ToLower(words)) {
+		b.WriteString(strings.ToUpper(w[:1]))
+		b.WriteString(w[1:])
+	}
+	b.WriteString("Error")
+	return b.String()
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -158,6 +159,15 @@ type Config struct {
 	// otel.GetTextMapPropagator(), which propagates nothing until the
 	// program sets one (otel.SetTextMapPropagator).
 	Propagator propagation.TextMapPropagator
+
+	// Metrics is where the application registers its Prometheus metrics:
+	// Python kafkaesk's kafkaesk_* metrics, with its names and labels, and
+	// the producer's, subscriptions' and lag metrics beyond them (see
+	// metrics.go and the README). Applications given the same registerer
+	// share the kafkaesk_* collectors, as kafkaesk's are process-wide;
+	// prometheus.DefaultRegisterer is what kafkaesk uses. Default: nil,
+	// no metrics, and nothing is measured.
+	Metrics prometheus.Registerer
 }
 
 // SASL selects an authentication mechanism and its credentials.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
@@ -24,6 +25,12 @@ const benchPartitions = 4
 // fillTopic produces n copies of the bench envelope to a new topic and
 // returns the application (closed at the end) and the stream.
 func fillTopic(b *testing.B, n int, client string) (*core.Application, []string) {
+	return fillTopicWith(b, n, client, nil)
+}
+
+// fillTopicWith is fillTopic with an application registering its metrics
+// in metrics (nil: none).
+func fillTopicWith(b *testing.B, n int, client string, metrics prometheus.Registerer) (*core.Application, []string) {
 	b.Helper()
 	broker := kafkaesktest.New(b, nil)
 	cfg := core.Config{
@@ -33,6 +40,7 @@ func fillTopic(b *testing.B, n int, client string) (*core.Application, []string)
 		CommitInterval: time.Second,
 		Logger:         slog.New(slog.DiscardHandler),
 		Client:         client,
+		Metrics:        metrics,
 	}
 	app, err := core.New(cfg)
 	if err != nil {
@@ -65,11 +73,13 @@ func BenchmarkConsume(b *testing.B) {
 				name = "schema=validated"
 			}
 			b.Run(name, func(b *testing.B) {
-				app, _ := fillTopic(b, b.N, client)
-				if registered {
-					core.MustRegister[RequestLine](app, nil)
-				}
-				benchRun[RequestLine](b, app)
+				forEachMetrics(b, func(b *testing.B, reg prometheus.Registerer) {
+					app, _ := fillTopicWith(b, b.N, client, reg)
+					if registered {
+						core.MustRegister[RequestLine](app, nil)
+					}
+					benchRun[RequestLine](b, app)
+				})
 			})
 		}
 	})

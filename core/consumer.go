@@ -69,9 +69,15 @@ func newConsumer(a *Application, s *Subscription, handlerCtx context.Context) (*
 // run consumes until ctx ends (a graceful stop: it returns nil once
 // in-flight handlers finished and offsets are committed) or the
 // subscription fails (it returns the error).
-func (c *consumer) run(ctx context.Context) error {
+func (c *consumer) run(ctx context.Context) (err error) {
 	c.sub.running.Store(true)
 	defer c.sub.running.Store(false)
+	c.app.metrics.health(c.sub.Group, true)
+	defer func() {
+		if err != nil {
+			c.app.metrics.health(c.sub.Group, false)
+		}
+	}()
 	for {
 		topics, err := c.waitForTopics(ctx)
 		if err != nil {
@@ -110,7 +116,9 @@ func (c *consumer) waitForTopics(ctx context.Context) ([]string, error) {
 func (c *consumer) matchedTopics(ctx context.Context) ([]string, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.app.cfg.RequestTimeout)
 	defer cancel()
+	start := c.app.metrics.now()
 	all, err := c.app.listTopics(lctx)
+	c.app.metrics.action("sync_topics", start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +140,7 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 		// waiting to retry stop at once instead of holding it.
 		o.partitionParent = memberCtx
 	}
+	start := c.app.metrics.now()
 	member, err := c.app.driver.newGroupMember(groupSpec{
 		group:       c.sub.Group,
 		topics:      topics,
@@ -144,6 +153,7 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 		assigned:        func(parts []assignedPartition) { c.assigned(o, parts) },
 		revoked:         func(parts []topicPartition, lost bool) { c.revoked(o, parts, lost) },
 	})
+	c.app.metrics.action("sync_consumer_connect", start, err)
 	if err != nil {
 		return fmt.Errorf("kafkaesk: %s: %w", c.sub, err)
 	}
@@ -177,8 +187,14 @@ func (c *consumer) consumeGroup(ctx context.Context, topics []string) error {
 // assigned starts consuming parts, each on a goroutine of its own that
 // revoked stops.
 func (c *consumer) assigned(o *offsets, parts []assignedPartition) {
+	if m := c.app.metrics; m != nil {
+		for _, a := range parts {
+			m.rebalanced(c.sub.Group, "assigned", a.partition)
+		}
+	}
 	for _, a := range parts {
 		p := o.add(a)
+		p.metrics = c.app.metrics.partition(a.topic, a.partition, c.sub.Group)
 		// fetchCtx stops the partition's goroutine; cancelled by
 		// revoked (or the membership's end, when transactional), never
 		// by a handler.
@@ -208,6 +224,7 @@ func (c *consumer) revoked(o *offsets, tps []topicPartition, lost bool) {
 	for _, p := range ps {
 		<-p.done
 		p.fetch.close()
+		c.app.metrics.rebalanced(c.sub.Group, "revoked", p.partition)
 	}
 	if !lost {
 		o.commitFinished("generation end", ps)
@@ -258,7 +275,14 @@ func (c *consumer) fail(err error) {
 // offset order, until fetchCtx ends or the subscription fails.
 func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffsets) {
 	backoff := fetchBackoff{min: 50 * time.Millisecond, max: 5 * time.Second}
+	defer p.metrics.endBatch()
+	var start time.Time // of the fetch; with metrics only
 	for {
+		if p.metrics != nil {
+			// The end of the last handling, or now: one clock read a
+			// record between them.
+			start = p.metrics.lastEnd()
+		}
 		rec, err := p.fetch.next(fetchCtx)
 		if err != nil {
 			if fetchCtx.Err() != nil {
@@ -278,6 +302,10 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 			// that a group at the end commits the end and has no lag.
 			p.finished(rec.Offset, rec.HighWaterMark)
 			continue
+		}
+		if p.metrics != nil {
+			now := time.Now()
+			p.metrics.fetched(now.Sub(start), now)
 		}
 		select {
 		case c.sem <- struct{}{}:
@@ -308,6 +336,10 @@ func (c *consumer) consumePartition(fetchCtx context.Context, p *partitionOffset
 // skipped, dead-lettered); fatal is the subscription's failure.
 func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffsets) (finished bool, fatal error) {
 	policy := c.sub.opts.OnError
+	var pm *partitionMetrics // nil without metrics
+	if p != nil {
+		pm = p.metrics
+	}
 	backoff := orDefault(policy.Backoff, 100*time.Millisecond)
 	maxBackoff := orDefault(policy.MaxBackoff, 10*time.Second)
 	for attempt := 0; ; attempt++ {
@@ -316,12 +348,15 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 		switch {
 		case err == nil:
 			c.sub.handled.Add(1)
+			pm.handled(m, "none")
 			return true, nil
 		case errors.As(err, &derr), errors.Is(err, ErrSkip):
 			c.sub.skipped.Add(1)
+			pm.handled(m, skipClass(err))
 			c.log.Warn("kafkaesk: message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 			return true, nil
 		case c.handlerCtx.Err() != nil:
+			pm.handled(m, "cancelled")
 			// A stop's deadline cancelled the handler: the message was not
 			// handled. The policy must not skip or dead-letter (and so
 			// commit) it, nor fail a graceful stop; it is redelivered.
@@ -341,6 +376,7 @@ func (c *consumer) handle(fetchCtx context.Context, m *Record, p *partitionOffse
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
+		pm.handled(m, errorClass(err))
 		switch policy.Then {
 		case ActionSkip:
 			c.sub.failed.Add(1)

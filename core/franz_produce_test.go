@@ -74,7 +74,7 @@ func (o *franzOutcomes) once(t *testing.T, recs []*Record) []error {
 func newTestFranzProducer(t *testing.T, brokers []string, modify func(*Config)) (*franzProduceClient, *franzOutcomes) {
 	t.Helper()
 	d := newTestFranzDriver(t, brokers, modify)
-	topics := newTopicManager(d, d.cfg)
+	topics := newTopicManager(d, d.cfg, nil)
 	o := newFranzOutcomes()
 	pc, err := d.newProduceClient(topics, o.complete)
 	require.NoError(t, err)
@@ -348,7 +348,7 @@ func BenchmarkFranzSend(b *testing.B) {
 	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
 	require.NoError(b, err)
 	defer d.close()
-	topics := newTopicManager(d, &cfg)
+	topics := newTopicManager(d, &cfg, nil)
 	var done sync.WaitGroup
 	pc, err := d.newProduceClient(topics, func(recs []*Record, err error) {
 		for range recs {

@@ -35,9 +35,10 @@ type partitionOffsets struct {
 	committed int64 // last committed next; -1 before any
 	hwm       int64 // high watermark at the last finished message; -1 before any
 
-	fetch fetcher
-	stop  context.CancelFunc // ends the partition's consuming goroutine
-	done  chan struct{}      // closed when that goroutine has returned
+	fetch   fetcher
+	stop    context.CancelFunc // ends the partition's consuming goroutine
+	done    chan struct{}      // closed when that goroutine has returned
+	metrics *partitionMetrics  // nil without metrics
 }
 
 func (o *offsets) beforeCommit() error {

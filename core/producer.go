@@ -29,9 +29,10 @@ import (
 // client retries inside, idempotently and in order, and reports only
 // final outcomes: retries here are then only for what it never got.
 type producer struct {
-	cfg    *Config
-	client produceClient
-	slots  chan struct{} // one token per message accepted and not settled; cap MaxBufferedMessages
+	cfg     *Config
+	client  produceClient
+	metrics *metrics      // nil: nothing measured
+	slots   chan struct{} // one token per message accepted and not settled; cap MaxBufferedMessages
 
 	mu       sync.Mutex
 	inbox    []*Record // accepted, in order; swapped with spare by the sender
@@ -50,6 +51,7 @@ type producer struct {
 	done chan struct{} // closed when the sender has returned
 
 	accepted, delivered, failed, unknown, retried atomic.Int64
+	bufferedBytes                                 atomic.Int64 // keys and values not settled; with metrics only
 }
 
 // produceState is the producer's bookkeeping of one message, kept in the
@@ -63,6 +65,7 @@ type produceState struct {
 	settled   uint32        // 1 once its outcome is reported; atomic
 	written   bool          // an attempt may have reached the log; guarded by producer.mu
 	lastErr   error         // the last attempt's; guarded by producer.mu
+	accepted  time.Time     // when it was accepted; with metrics only
 }
 
 // Promise is called once with a record handed to Produce or TryProduce
@@ -101,14 +104,15 @@ type ProducerStats struct {
 
 // newProducer starts the producer of an application, on a produce
 // client of d.
-func newProducer(cfg *Config, d driver, topics *topicManager) (*producer, error) {
+func newProducer(cfg *Config, d driver, topics *topicManager, m *metrics) (*producer, error) {
 	p := &producer{
-		cfg:   cfg,
-		slots: make(chan struct{}, cfg.MaxBufferedMessages),
-		epoch: newEpoch(1),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		metrics: m,
+		slots:   make(chan struct{}, cfg.MaxBufferedMessages),
+		epoch:   newEpoch(1),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	client, err := d.newProduceClient(topics, p.completed)
 	if err != nil {
@@ -170,8 +174,9 @@ func (p *producer) acquire(ctx context.Context, n int) error {
 }
 
 // accept takes recs, for which slots are held, into the inbox. It fails
-// with ErrClosed (giving the slots back) once Close was called.
-func (p *producer) accept(recs ...*Record) error {
+// with ErrClosed (giving the slots back) once Close was called. now is
+// the time of the hand-over, read only with metrics (zero otherwise).
+func (p *producer) accept(now time.Time, recs ...*Record) error {
 	var deadline time.Time
 	if p.cfg.DeliveryTimeout > 0 {
 		deadline = time.Now().Add(p.cfg.DeliveryTimeout)
@@ -186,6 +191,20 @@ func (p *producer) accept(recs ...*Record) error {
 	}
 	e := p.epoch
 	e.n.Add(int64(len(recs)))
+	if p.metrics != nil {
+		// The caller's one clock read serves all of recs: for the
+		// latencies, and as the timestamp of those that have none (the
+		// clients would give them one at the hand-over anyway).
+		size := 0
+		for _, r := range recs {
+			r.produce.accepted = now
+			if r.Time.IsZero() {
+				r.Time = now
+			}
+			size += len(r.Key) + len(r.Value)
+		}
+		p.bufferedBytes.Add(int64(size))
+	}
 	for _, r := range recs {
 		p.seq++
 		r.produce.epoch, r.produce.seq, r.produce.deadline = e, p.seq, deadline
@@ -281,6 +300,11 @@ func (p *producer) next() (recs, expired []*Record, wait time.Duration) {
 		if len(recs) > 0 {
 			slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
 			p.retried.Add(int64(len(recs)))
+			if p.metrics != nil {
+				for _, r := range recs {
+					p.metrics.stream(r.Topic).retries.Inc()
+				}
+			}
 			// Then the inbox, newer than every retry: held back during
 			// the backoff, so that no message overtakes an older one
 			// of its key, it goes out with them.
@@ -319,6 +343,9 @@ func (p *producer) completed(recs []*Record, err error) {
 		p.streak = 0
 		wake := p.inClient == 0 && len(p.retries) > 0
 		p.mu.Unlock()
+		if p.metrics != nil {
+			p.metrics.attempts(recs)
+		}
 		for _, r := range recs {
 			p.settle(r, nil)
 		}
@@ -397,6 +424,11 @@ func (p *producer) backoff() time.Duration {
 func (p *producer) settle(r *Record, err error) {
 	if atomic.SwapUint32(&r.produce.settled, 1) == 1 {
 		return
+	}
+	if p.metrics != nil {
+		// Before the callback: the record is the caller's after it.
+		p.bufferedBytes.Add(-int64(len(r.Key) + len(r.Value)))
+		p.metrics.published(r, r.produce.accepted, err)
 	}
 	if err != nil {
 		if r.produce.written {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/kafkaesk-go/kafkaesk/internal/jsonenc"
 )
@@ -102,22 +103,14 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 		applyOptions(r, opts)
 		*ptrs = append(*ptrs, r)
 	}
-	if err := a.producer.acquire(ctx, len(values)); err != nil {
-		return &PublishError{Topic: topic, Err: err}
+	start := a.metrics.now()
+	err := a.producer.acquire(ctx, len(values))
+	if err != nil {
+		err = &PublishError{Topic: topic, Err: err}
+	} else {
+		err = a.accept(ctx, start, *ptrs...)
 	}
-	if !traceable(ctx) {
-		return a.producer.accept(*ptrs...)
-	}
-	started := false
-	for _, r := range *ptrs {
-		started = a.traceSend(ctx, r) || started
-	}
-	err := a.producer.accept(*ptrs...)
-	if err != nil && started {
-		for _, r := range *ptrs {
-			endRecordSpan(r, err)
-		}
-	}
+	a.metrics.enqueuedN(topic, start, len(values), err)
 	return err
 }
 
@@ -151,10 +144,15 @@ func (a *Application) TryProduce(rec *Record, promise Promise) error {
 		return ErrClosed
 	}
 	rec.produce.done = callback(promise)
+	start := a.metrics.now()
+	var err error
 	if !a.producer.tryAcquire(1) {
-		return &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
+		err = &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
+	} else {
+		err = a.producer.accept(start, rec)
 	}
-	return a.producer.accept(rec)
+	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
 }
 
 // callback returns f as the producer keeps it: nil for none, so that a
@@ -204,16 +202,34 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 	if a.closed.Load() {
 		return ErrClosed
 	}
-	if err := a.producer.acquire(ctx, 1); err != nil {
-		return &PublishError{Topic: rec.Topic, Err: err}
+	start := a.metrics.now()
+	err := a.producer.acquire(ctx, 1)
+	if err != nil {
+		err = &PublishError{Topic: rec.Topic, Err: err}
+	} else {
+		err = a.accept(ctx, start, rec)
 	}
+	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
+}
+
+// accept hands recs, for which slots are held, to the producer, with
+// the trace context of ctx in their headers and their send spans started
+// (see traceSend); spans of records the producer refuses end at once.
+// Outside a trace it is producer.accept. start is as for producer.accept.
+func (a *Application) accept(ctx context.Context, start time.Time, recs ...*Record) error {
 	if !traceable(ctx) {
-		return a.producer.accept(rec)
+		return a.producer.accept(start, recs...)
 	}
-	started := a.traceSend(ctx, rec)
-	err := a.producer.accept(rec)
+	started := false
+	for _, r := range recs {
+		started = a.traceSend(ctx, r) || started
+	}
+	err := a.producer.accept(start, recs...)
 	if err != nil && started {
-		endRecordSpan(rec, err)
+		for _, r := range recs {
+			endRecordSpan(r, err)
+		}
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
@@ -91,9 +92,31 @@ func forEachClient(b *testing.B, bench func(b *testing.B, client string)) {
 	}
 }
 
+// metricsModes are the "metrics=" sub-benchmarks of the benchmarks that
+// measure what metrics cost: off (Config.Metrics nil) and on (a registry).
+var metricsModes = []string{"off", "on"}
+
+// forEachMetrics runs bench once per metrics mode, as sub-benchmarks,
+// with the registerer to configure (nil for off).
+func forEachMetrics(b *testing.B, bench func(b *testing.B, reg prometheus.Registerer)) {
+	for _, m := range metricsModes {
+		b.Run("metrics="+m, func(b *testing.B) {
+			var reg prometheus.Registerer
+			if m == "on" {
+				reg = prometheus.NewRegistry()
+			}
+			bench(b, reg)
+		})
+	}
+}
+
 func benchApp(b *testing.B, client string) (*core.Application, []string) {
+	return benchAppWith(b, client, nil)
+}
+
+func benchAppWith(b *testing.B, client string, metrics prometheus.Registerer) (*core.Application, []string) {
 	broker := kafkaesktest.New(b, nil)
-	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "bench.", Client: client})
+	app, err := core.New(core.Config{Brokers: broker.Brokers(), TopicPrefix: "bench.", Client: client, Metrics: metrics})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,22 +160,25 @@ func BenchmarkRawKafkaGoWriter(b *testing.B) {
 	})
 }
 
-// BenchmarkPublishAsync: one goroutine publishing flat out, then a Flush.
+// BenchmarkPublishAsync: one goroutine publishing flat out, then a Flush;
+// with metrics off and on.
 func BenchmarkPublishAsync(b *testing.B) {
 	forEachClient(b, func(b *testing.B, client string) {
-		app, _ := benchApp(b, client)
-		core.MustRegister[RequestLine](app, nil)
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := app.PublishAsync(ctx, "requests", benchLine, nil); err != nil {
+		forEachMetrics(b, func(b *testing.B, reg prometheus.Registerer) {
+			app, _ := benchAppWith(b, client, reg)
+			core.MustRegister[RequestLine](app, nil)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := app.PublishAsync(ctx, "requests", benchLine, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := app.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}
-		}
-		if err := app.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		reportRate(b)
+			reportRate(b)
+		})
 	})
 }
 

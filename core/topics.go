@@ -13,8 +13,9 @@ import (
 // transport, so that a topic it creates is in the producer's metadata
 // cache before the first message is written to it).
 type topicManager struct {
-	driver driver
-	cfg    *Config
+	driver  driver
+	cfg     *Config
+	metrics *metrics
 
 	known topicSet // topics that exist; positive only, as kafkaesk's cache
 
@@ -31,8 +32,8 @@ type topicCreation struct {
 	err  error
 }
 
-func newTopicManager(d driver, cfg *Config) *topicManager {
-	return &topicManager{driver: d, cfg: cfg, inflight: map[string]*topicCreation{}}
+func newTopicManager(d driver, cfg *Config, m *metrics) *topicManager {
+	return &topicManager{driver: d, cfg: cfg, metrics: m, inflight: map[string]*topicCreation{}}
 }
 
 func (m *topicManager) isKnown(topic string) bool { return m.known.has(topic) }
@@ -107,7 +108,9 @@ func (m *topicManager) ensure(ctx context.Context, topic string, retention time.
 	}
 }
 
-func (m *topicManager) create(ctx context.Context, topic string, retention time.Duration) error {
+func (m *topicManager) create(ctx context.Context, topic string, retention time.Duration) (err error) {
+	start := time.Now()
+	defer func() { m.metrics.action("sync_create_topics", start, err) }()
 	parts, brokers, err := m.driver.describeTopic(ctx, topic)
 	if err != nil {
 		return &TopicError{Topic: topic, Err: err}

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -19,8 +17,6 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/kafkaesk-go/kafkaesk/internal/errname"
 )
 
 // instrumentationName names the tracer of core's spans.
@@ -284,46 +280,16 @@ func messageKey(key []byte) (string, bool) {
 	return string(key), true
 }
 
-// errorType names err for the error.type attribute, with low
-// cardinality: a Kafka error code's name ("NOT_LEADER_FOR_PARTITION"),
-// the outcome core reports ("delivery_timeout"), else the meaningful Go
-// type of its chain ("core.ValidationError"), or "_OTHER".
+// errorType names err for the error.type attribute: as core's metrics
+// name it in their error label (errorClass: "NotLeaderForPartitionError",
+// "DeliveryTimeout", "ValidationError", a Go type), so that a span and
+// the counters it moved agree; of a *PublishError, its cause.
 func errorType(err error) string {
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Message
-	}
-	var kg kafka.Error
-	if errors.As(err, &kg) {
-		if e, ok := kerr.ErrorForCode(int16(kg)).(*kerr.Error); ok {
-			return e.Message
-		}
-	}
-	for _, o := range [...]struct {
-		err  error
-		name string
-	}{
-		{ErrMessageTooLarge, "message_too_large"},
-		{ErrDeliveryTimeout, "delivery_timeout"},
-		{ErrOutcomeUnknown, "outcome_unknown"},
-		{ErrBufferFull, "buffer_full"},
-		{ErrClosed, "closed"},
-		{ErrTransactionAborted, "transaction_aborted"},
-		{context.DeadlineExceeded, "timeout"},
-		{context.Canceled, "canceled"},
-	} {
-		if errors.Is(err, o.err) {
-			return o.name
-		}
-	}
 	var pe *PublishError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	if name := errname.Of(err); name != "error" {
-		return name
-	}
-	return semconv.ErrorTypeOther.Value.AsString()
+	return errorClass(err)
 }
 
 // headerCarrier is a record's headers as an OpenTelemetry carrier, for

@@ -354,7 +354,7 @@ func TestProcessSpanRecordsTheHandlersError(t *testing.T) {
 	spans := rec.Ended()
 	assert.Equal(t, codes.Unset, spans[0].Status().Code, "ErrSkip")
 	assert.Equal(t, codes.Error, spans[1].Status().Code)
-	assert.Equal(t, "timeout", attrsOf(spans[1])["error.type"].AsString())
+	assert.Equal(t, "Timeout", attrsOf(spans[1])["error.type"].AsString(), "as core's metrics name it")
 }
 
 // A transaction's messages carry the trace context and have send spans,

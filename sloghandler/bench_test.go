@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 	"github.com/kafkaesk-go/kafkaesk/sloghandler"
@@ -27,7 +29,14 @@ import (
 // the steady state. On an unreachable broker nothing is acknowledged and
 // every call encodes into a scratch buffer and copies the event out: the cold path.
 func benchHandler(b *testing.B, brokers []string, n int) *sloghandler.Handler {
-	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(b), MaxBufferedMessages: max(n, 1), Logger: slog.New(slog.DiscardHandler)})
+	return benchHandlerWith(b, brokers, n, nil)
+}
+
+// benchHandlerWith is benchHandler with its application's metrics in
+// metrics (nil: none).
+func benchHandlerWith(b *testing.B, brokers []string, n int, metrics prometheus.Registerer) *sloghandler.Handler {
+	app, err := core.New(core.Config{Brokers: brokers, TopicPrefix: kafkaesktest.TopicPrefix(b), MaxBufferedMessages: max(n, 1),
+		Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,6 +64,9 @@ func BenchmarkHandle(b *testing.B) {
 		h    func(b *testing.B) slog.Handler
 	}{
 		{"sloghandler", func(b *testing.B) slog.Handler { return benchHandler(b, kafkaesktest.Brokers(b), b.N) }},
+		{"sloghandler+metrics", func(b *testing.B) slog.Handler {
+			return benchHandlerWith(b, kafkaesktest.Brokers(b), b.N, prometheus.NewRegistry())
+		}},
 		{"sloghandler-cold", func(b *testing.B) slog.Handler { return benchHandler(b, []string{"127.0.0.1:1"}, b.N) }},
 		{"slog.JSONHandler", func(*testing.B) slog.Handler { return slog.NewJSONHandler(io.Discard, nil) }},
 	}

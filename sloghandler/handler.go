@@ -103,7 +103,11 @@ func assemble(app *core.Application, ownsApp bool, stream string, opts *Options)
 		ContextAttrs: slices.Clone(o.ContextAttrs),
 		StackLevel:   o.StackLevel,
 	})
-	return &Handler{enc: enc, level: o.Level, p: newPipeline(app, ownsApp, stream, &o)}, nil
+	p := newPipeline(app, ownsApp, stream, &o)
+	if err := p.registerMetrics(app.Config().Metrics); err != nil {
+		return nil, fmt.Errorf("sloghandler: metrics: %w", err)
+	}
+	return &Handler{enc: enc, level: o.Level, p: p}, nil
 }
 
 // Enabled reports whether l is at or above the handler's level.

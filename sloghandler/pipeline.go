@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
 
@@ -52,6 +54,9 @@ type pipeline struct {
 
 	enqueued, published, dropped, failed, unknown atomic.Int64
 	lastWarn                                      atomic.Int64 // unix nanoseconds of the last warning
+
+	registry prometheus.Registerer // where its metrics are; nil for none
+	delivery prometheus.Observer   // delivery latency; nil without metrics
 }
 
 func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options) *pipeline {
@@ -94,6 +99,9 @@ func (p *pipeline) recycle(rec *core.Record) {
 		return
 	}
 	rec.Value = rec.Value[:0]
+	// The producer may have set the time (franz-go writes it back): a
+	// reused record must not carry the last event's timestamp to Kafka.
+	rec.Time = time.Time{}
 	select {
 	case p.free <- rec:
 	default:
@@ -158,6 +166,7 @@ func (p *pipeline) send(rec *core.Record, left time.Duration) error {
 
 // settled is the producer's report of one event's outcome.
 func (p *pipeline) settled(rec *core.Record, err error) {
+	p.observeDelivery(rec.Time) // the hand-over: core stamps it when metrics are on
 	switch {
 	case err == nil:
 		p.published.Add(1)
@@ -229,6 +238,7 @@ func (p *pipeline) close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		first = true
 		p.closed.Store(true)
+		defer p.unregisterMetrics()
 		var errs []error
 		flushErr := p.app.Flush(ctx)
 		before := p.stats()

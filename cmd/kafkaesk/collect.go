@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kafkaesk-go/kafkaesk/collector"
 	"github.com/kafkaesk-go/kafkaesk/record"
 )
@@ -85,6 +87,8 @@ func runCollect(ctx context.Context, std *stdio, args []string) error {
 
 	cfg := kf.config(std)
 	cfg.ShutdownTimeout = *drain
+	// The core's metrics, served by /metrics with the collector's.
+	cfg.Metrics = prometheus.NewRegistry()
 	stopBroker, err := local.startUnlessGiven(kf, &cfg, std)
 	if err != nil {
 		return err

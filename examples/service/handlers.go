@@ -36,13 +36,17 @@ var errPaymentUnavailable = errors.New("payment provider unavailable")
 //	GET /orders/{id}      200 for ids 1 to 100, 404 (and a WARN) above
 //	GET /checkout         503, and an ERROR with the error value
 //	GET /healthz          200, logged at DEBUG only
-func newServer(logger *slog.Logger) http.Handler {
+//	GET /metrics          Prometheus metrics (when metrics is not nil), logged at DEBUG only
+func newServer(logger *slog.Logger, metrics http.Handler) http.Handler {
 	s := &server{logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", s.hello)
 	mux.HandleFunc("GET /orders/{id}", s.order)
 	mux.HandleFunc("GET /checkout", s.checkout)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	return logRequests(logger, mux)
 }
 
@@ -89,7 +93,8 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // logRequests logs one "request" line per request with an HTTPRequest
 // model: at ERROR for a 5xx status, WARN for a 4xx, DEBUG for /healthz
-// (probes would drown everything else) and INFO otherwise.
+// and /metrics (probes and scrapes would drown everything else) and INFO
+// otherwise.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -104,7 +109,7 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 			level = slog.LevelError
 		case rec.status >= 400:
 			level = slog.LevelWarn
-		case r.URL.Path == "/healthz":
+		case r.URL.Path == "/healthz", r.URL.Path == "/metrics":
 			level = slog.LevelDebug
 		}
 		logger.Log(r.Context(), level, "request", "http", HTTPRequest{

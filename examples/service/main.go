@@ -10,6 +10,8 @@
 //   - slog.NewMultiHandler sends each record to the console and to Kafka;
 //   - a log model (HTTPRequest, which embeds record.Model) is passed in an
 //     ordinary slog call, and its fields land in the event;
+//   - core.Config.Metrics registers kafkaesk's metrics, and sloghandler's,
+//     in a registry served on GET /metrics;
 //   - on SIGINT or SIGTERM the HTTP server shuts down first, then the Kafka
 //     handler delivers what is queued (bounded by a timeout), and the
 //     service exits 0.
@@ -40,6 +42,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/sloghandler"
@@ -93,6 +99,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The application's own diagnostics go to the console only: through
 	// the Kafka handler they could loop.
 	cfg.Logger = slog.New(console)
+	// kafkaesk's metrics, the logging pipeline's and the runtime's, on
+	// GET /metrics.
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Metrics = metrics
 	app, err := core.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "service:", err)
@@ -114,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewMultiHandler(console, kafka))
 
-	code := serve(ctx, logger, *addr, *traffic, stdout)
+	code := serve(ctx, logger, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), *addr, *traffic, stdout)
 
 	// Deliver what is queued. Past the timeout Close says how many events
 	// are left; they stay with app, whose Close (deferred) retries them for
@@ -132,14 +143,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serve listens on addr and serves the routes of newServer until ctx ends,
 // then shuts the server down gracefully. It returns the exit code.
-func serve(ctx context.Context, logger *slog.Logger, addr string, traffic int, stdout io.Writer) int {
+func serve(ctx context.Context, logger *slog.Logger, metrics http.Handler, addr string, traffic int, stdout io.Writer) int {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("cannot listen", "err", err)
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           newServer(logger),
+		Handler:           newServer(logger, metrics),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -176,6 +176,24 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 		status, body := svc.get(t, r.path)
 		assert.Equal(t, r.status, status, "GET %s: %s", r.path, body)
 	}
+	// kafkaesk's metrics and the logging pipeline's, once the requests'
+	// events are delivered.
+	stream := `stream_id="` + prefix + `logs.service-test"`
+	var metrics string
+	require.Eventually(t, func() bool {
+		var status int
+		status, metrics = svc.get(t, "/metrics")
+		return status == 200 && strings.Contains(metrics, `kafkaesk_log_events_total{outcome="published",`+stream+`} 7`)
+	}, 20*time.Second, 50*time.Millisecond, "the 7 events of the requests delivered")
+	for _, want := range []string{
+		`kafkaesk_published_messages_total{error="none",partition=`,
+		`kafkaesk_log_events_enqueued_total{` + stream + `} 7`,
+		`kafkaesk_log_queue_capacity_events{` + stream + `} 10000`,
+		`kafkaesk_log_delivery_seconds_count{` + stream + `} 7`,
+		"go_goroutines",
+	} {
+		assert.True(t, strings.Contains(metrics, want), "/metrics has no %s", want)
+	}
 	require.Equal(t, 0, svc.stop(t), "stderr:\n%s", svc.stderr)
 
 	topic := prefix + "logs.service-test"
@@ -200,7 +218,7 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 		`WARNING request "GET" "/orders/404" 404`,
 		"ERROR checkout failed",
 		`ERROR request "GET" "/checkout" 503`,
-		// /healthz is logged at DEBUG, below the handlers' level
+		// /healthz and /metrics are logged at DEBUG, below the handlers' level
 		"INFO service stopped",
 	}, got)
 	assert.Contains(t, svc.stdout.String(), fmt.Sprintf("delivered %d log events to %s\n", len(events), topic))
