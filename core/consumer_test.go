@@ -23,7 +23,9 @@ func retryConsumer(ctx context.Context, policy ErrorPolicy, failures int, calls 
 		}
 		return nil
 	}
-	return &consumer{sub: s, handlerCtx: ctx, log: slog.New(slog.DiscardHandler)}
+	// An application of the zero Config: no tracer, the global (no-op)
+	// propagator, which each call asks.
+	return &consumer{app: &Application{}, sub: s, handlerCtx: ctx, log: slog.New(slog.DiscardHandler)}
 }
 
 // With RetryForever a failing message is handled again, with a backoff
