@@ -406,6 +406,17 @@ func TestTransactionSendSpans(t *testing.T) {
 			t.Fatal("the message was not handled twice")
 		}
 	}
+	// A stop aborts the open transaction: wait for the broker to take the
+	// retry's message first.
+	relayed := func() (n int) {
+		for _, s := range rec.Ended() {
+			if s.Name() == "send "+app.Topic("relayed") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return relayed() == 2 }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, run.stop(t))
 	var dropped, sent int
 	for _, s := range rec.Ended() {
