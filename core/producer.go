@@ -442,16 +442,7 @@ func (p *producer) settle(r *Record, err error) {
 		p.delivered.Add(1)
 	}
 	e := r.produce.epoch
-	switch d := r.produce.done.(type) {
-	case Promise:
-		d(r, err)
-	case Delivery:
-		d(err)
-	case BatchDelivery:
-		d(r.Value, err)
-	case *waiter:
-		d.done <- err
-	}
+	deliver(r.produce.done, r, err)
 	<-p.slots
 	e.release()
 }

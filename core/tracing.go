@@ -157,7 +157,8 @@ var tracedDone Promise = func(r *Record, err error) {
 }
 
 // deliver calls done, a callback as produceState.done holds it, with
-// rec's outcome, as producer.settle does.
+// r's outcome: the one place that knows the callback types (settle and
+// the traced callback use it).
 func deliver(done any, r *Record, err error) {
 	switch d := done.(type) {
 	case Promise:
