@@ -12,6 +12,8 @@
 //     ordinary slog call, and its fields land in the event;
 //   - core.Config.Metrics registers kafkaesk's metrics, and sloghandler's,
 //     in a registry served on GET /metrics;
+//   - every request runs in an OpenTelemetry span (continuing a caller's
+//     W3C traceparent), so that its log lines carry trace_id and span_id;
 //   - on SIGINT or SIGTERM the HTTP server shuts down first, then the Kafka
 //     handler delivers what is queued (bounded by a timeout), and the
 //     service exits 0.
@@ -104,6 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Metrics = metrics
+	tracerProvider, propagator := newTracing()
+	defer tracerProvider.Shutdown(context.WithoutCancel(ctx))
+	cfg.TracerProvider, cfg.Propagator = tracerProvider, propagator
 	app, err := core.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "service:", err)
@@ -125,7 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewMultiHandler(console, kafka))
 
-	code := serve(ctx, logger, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), *addr, *traffic, stdout)
+	routes := traced(newServer(logger, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})), tracerProvider, propagator)
+	code := serve(ctx, logger, routes, *addr, *traffic, stdout)
 
 	// Deliver what is queued. Past the timeout Close says how many events
 	// are left; they stay with app, whose Close (deferred) retries them for
@@ -141,16 +147,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// serve listens on addr and serves the routes of newServer until ctx ends,
-// then shuts the server down gracefully. It returns the exit code.
-func serve(ctx context.Context, logger *slog.Logger, metrics http.Handler, addr string, traffic int, stdout io.Writer) int {
+// serve listens on addr and serves routes until ctx ends, then shuts the
+// server down gracefully. It returns the exit code.
+func serve(ctx context.Context, logger *slog.Logger, routes http.Handler, addr string, traffic int, stdout io.Writer) int {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("cannot listen", "err", err)
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           newServer(logger, metrics),
+		Handler:           routes,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

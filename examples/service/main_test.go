@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -123,12 +124,16 @@ func (s *service) stop(t *testing.T) int {
 	return s.code
 }
 
-func (s *service) get(t *testing.T, path string) (int, string) {
+// get requests path, with the headers of keyValues (name, value, ...).
+func (s *service) get(t *testing.T, path string, keyValues ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
 	require.NoError(t, err)
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		req.Header.Set(keyValues[i], keyValues[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -153,6 +158,8 @@ func readEvents(t *testing.T, brokers []string, topic string) []*record.Event {
 
 // Every request is logged to the console and, as a kafkaesk log event with
 // the HTTPRequest model's fields, to the stream; a stop delivers them all.
+// Each request's lines carry its span's trace id, the caller's when the
+// request has a traceparent.
 func TestRunLogsToKafkaAndConsole(t *testing.T) {
 	brokers := kafkaesktest.Brokers(t)
 	prefix := kafkaesktest.TopicPrefix(t)
@@ -163,17 +170,19 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 		"--stream", "logs.service-test",
 	)
 
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	for _, r := range []struct {
 		path   string
 		status int
+		header []string
 	}{
-		{"/hello?name=ana", 200},
-		{"/orders/7", 200},
-		{"/orders/404", 404},
-		{"/checkout", 503},
-		{"/healthz", 200},
+		{"/hello?name=ana", 200, []string{"traceparent", "00-" + callerTrace + "-00f067aa0ba902b7-01"}},
+		{"/orders/7", 200, nil},
+		{"/orders/404", 404, nil},
+		{"/checkout", 503, nil},
+		{"/healthz", 200, nil},
 	} {
-		status, body := svc.get(t, r.path)
+		status, body := svc.get(t, r.path, r.header...)
 		assert.Equal(t, r.status, status, "GET %s: %s", r.path, body)
 	}
 	// kafkaesk's metrics and the logging pipeline's, once the requests'
@@ -199,6 +208,7 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 	topic := prefix + "logs.service-test"
 	events := readEvents(t, brokers, topic)
 	var got []string
+	traces := map[string]string{} // the trace id of each line of got
 	for _, ev := range events {
 		assert.Equal(t, "example-service", ev.Logger)
 		line := ev.Severity + " " + ev.Message
@@ -209,6 +219,13 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 			assert.Contains(t, ev.Fields, "bytes")
 		}
 		got = append(got, line)
+		var traceID string
+		if raw, ok := ev.Fields["trace_id"]; ok {
+			require.NoError(t, json.Unmarshal(raw, &traceID))
+			assert.Regexp(t, "^[0-9a-f]{32}$", traceID)
+			assert.Regexp(t, `^"[0-9a-f]{16}"$`, string(ev.Fields["span_id"]))
+		}
+		traces[line] = traceID
 	}
 	assert.Equal(t, []string{
 		"INFO service started",
@@ -222,16 +239,26 @@ func TestRunLogsToKafkaAndConsole(t *testing.T) {
 		"INFO service stopped",
 	}, got)
 	assert.Contains(t, svc.stdout.String(), fmt.Sprintf("delivered %d log events to %s\n", len(events), topic))
+	// Lines outside a request have no trace; a request's lines share its own.
+	assert.Empty(t, traces["INFO service started"])
+	assert.Equal(t, callerTrace, traces[`INFO request "GET" "/hello" 200`], "the caller's trace continues")
+	assert.NotEmpty(t, traces[`INFO request "GET" "/orders/7" 200`])
+	assert.NotEqual(t, callerTrace, traces[`INFO request "GET" "/orders/7" 200`], "a request without traceparent starts its own trace")
+	assert.Equal(t, traces["WARNING order not found"], traces[`WARNING request "GET" "/orders/404" 404`])
+	assert.Equal(t, traces["ERROR checkout failed"], traces[`ERROR request "GET" "/checkout" 503`])
+	assert.NotEqual(t, traces["WARNING order not found"], traces["ERROR checkout failed"])
 
 	console := svc.stderr.String()
 	for _, want := range []string{
 		" INF service started addr=127.0.0.1:",
 		" INF request: method=GET, path=/hello, status=200, duration_ms=",
-		" WRN order not found order_id=404\n",
+		" WRN order not found order_id=404 trace_id=" + traces["WARNING order not found"] + " span_id=",
+		" INF request: method=GET, path=/hello, status=200, duration_ms=",
+		" trace_id=" + callerTrace + " span_id=",
 		" WRN request: method=GET, path=/orders/404, status=404, duration_ms=",
 		` ERR checkout failed err="charge card: payment provider unavailable"`,
 		" ERR request: method=GET, path=/checkout, status=503, duration_ms=",
-		" INF service stopped\n",
+		" INF service stopped\n", // outside a request: no trace
 	} {
 		assert.Contains(t, console, want)
 	}
