@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,49 @@ func TestTraceContextWithoutTracer(t *testing.T) {
 	assert.Empty(t, outside.headers, "outside a trace, nothing is added")
 	assert.False(t, outside.span.IsValid())
 	assert.NotContains(t, outside.event, "trace_id")
+}
+
+// A producer without a TracerProvider sends its caller's span context
+// itself, so a span started before Publish is the direct parent of the
+// consumer's process span: the two services of the acceptance line, the
+// producer only propagating, the consumer tracing. (With spans on both
+// sides, TestTraceFromPublishToHandler: the send span comes between.)
+func TestCallerSpanIsTheProcessSpansParent(t *testing.T) {
+	producerCfg, _ := tracedConfig(nil)
+	producer, brokers := newTestApp(t, producerCfg)
+	core.MustRegister[Foo](producer, nil)
+
+	rec := tracetest.NewSpanRecorder()
+	consumerCfg, tp := tracedConfig(rec)
+	consumerCfg.Brokers = brokers
+	consumerCfg.TopicPrefix = strings.TrimSuffix(producer.Topic("orders"), "orders")
+	consumer, err := core.New(consumerCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, consumer.Close(context.Background())) })
+	core.MustRegister[Foo](consumer, nil)
+	got := newCollector[handled]()
+	_, err = core.Subscribe(consumer, "orders", "billing", tracingHandler(t, got), nil)
+	require.NoError(t, err)
+
+	ctx := testContext(t)
+	require.NoError(t, producer.EnsureStream(ctx, "orders", 0))
+	reqCtx, request := tp.Tracer("test").Start(ctx, "request")
+	require.NoError(t, producer.Publish(reqCtx, "orders", Foo{Bar: "x"}))
+	request.End()
+
+	run := startRun(t, consumer)
+	h := got.waitFor(t, 1, 20*time.Second)[0]
+	require.NoError(t, run.stop(t))
+
+	spans := endedSpans(t, rec, 2)
+	process := spans["process "+consumer.Topic("orders")]
+	require.NotNil(t, process, "process span; got %v", spans)
+	assert.Nil(t, spans["send "+producer.Topic("orders")], "the producer has no tracer")
+	assert.Equal(t, request.SpanContext().TraceID(), process.SpanContext().TraceID())
+	assert.Equal(t, request.SpanContext().SpanID(), process.Parent().SpanID(), "the caller's span is the process span's parent")
+	assert.True(t, process.Parent().IsRemote())
+	assert.Equal(t, process.SpanContext(), h.span)
+	assert.Equal(t, request.SpanContext().TraceID().String(), h.event["trace_id"], "the handler's log event carries the trace")
 }
 
 // callerSpanContext is a sampled span context of a caller's own.
