@@ -344,10 +344,16 @@ func (p *producer) completed(recs []*Record, err error) {
 		wake := p.inClient == 0 && len(p.retries) > 0
 		p.mu.Unlock()
 		if p.metrics != nil {
-			p.metrics.attempts(recs)
+			// Measured here, for the whole attempt: settle skips them.
+			p.metrics.acknowledged(recs)
+			size := 0
+			for _, r := range recs {
+				size += len(r.Key) + len(r.Value)
+			}
+			p.bufferedBytes.Add(-int64(size))
 		}
 		for _, r := range recs {
-			p.settle(r, nil)
+			p.report(r, nil)
 		}
 		if wake {
 			p.signal()
@@ -430,6 +436,21 @@ func (p *producer) settle(r *Record, err error) {
 		p.bufferedBytes.Add(-int64(len(r.Key) + len(r.Value)))
 		p.metrics.published(r, r.produce.accepted, err)
 	}
+	p.finish(r, err)
+}
+
+// report is settle without the metrics, which the caller recorded for an
+// acknowledged attempt: a record the client holds is settled only by its
+// completion, so that nothing else measures it.
+func (p *producer) report(r *Record, err error) {
+	if atomic.SwapUint32(&r.produce.settled, 1) == 1 {
+		return
+	}
+	p.finish(r, err)
+}
+
+// finish counts rec's outcome, reports it and gives back the slot.
+func (p *producer) finish(r *Record, err error) {
 	if err != nil {
 		if r.produce.written {
 			p.unknown.Add(1)
