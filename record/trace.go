@@ -16,13 +16,18 @@ const (
 )
 
 // spanContext returns the span context of a slog call's ctx, which may
-// be nil; invalid when it holds none. It allocates nothing.
+// be nil; invalid when it holds none. It allocates nothing, and the
+// context of a call without one (slog.Info's context.Background) costs
+// a comparison, not a lookup.
 func spanContext(ctx context.Context) trace.SpanContext {
-	if ctx == nil {
+	if ctx == nil || ctx == background {
 		return trace.SpanContext{}
 	}
 	return trace.SpanContextFromContext(ctx)
 }
+
+// background is the context slog's calls without a context pass.
+var background = context.Background()
 
 // appendTraceFields writes trace_id and span_id, after the base fields,
 // when sc is valid.
