@@ -44,6 +44,16 @@ var (
 	// wrote it. It may be in the topic. A failure without
 	// ErrOutcomeUnknown means the message is not in the topic.
 	ErrOutcomeUnknown = errors.New("kafkaesk: delivery outcome unknown: the message may be in the topic")
+
+	// ErrSpooled is not a failure: the message was written to the
+	// producer's disk spool (Config.Spool), from which this process, or
+	// the next one to open the spool, delivers it. A callback gets it
+	// as it is, not in a *PublishError; the record is the caller's again.
+	ErrSpooled = errors.New("kafkaesk: written to the spool, to be delivered from there")
+
+	// ErrSpoolLocked: another process (or Application) uses the spool
+	// directory. New returns it.
+	ErrSpoolLocked = errors.New("kafkaesk: spool directory in use")
 )
 
 // IsRetryable reports whether a produce that failed with err may succeed

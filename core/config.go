@@ -139,6 +139,11 @@ type Config struct {
 	// flight finish before their contexts are cancelled. Default: 10s.
 	ShutdownTimeout time.Duration
 
+	// Spool is the producer's disk spool: messages that find the buffer
+	// full wait on disk instead of being refused, and survive the
+	// process. Default: none. See SpoolConfig.
+	Spool SpoolConfig
+
 	// Logger receives the application's own diagnostics (skipped messages,
 	// retries). Default: slog.Default().
 	Logger *slog.Logger
@@ -383,6 +388,17 @@ func (c *Config) validate() error {
 		}
 		if c.RequiredAcks != AcksAll {
 			errs = append(errs, fmt.Errorf("TransactionalID needs RequiredAcks AcksAll: transactions need the idempotent producer"))
+		}
+	}
+	if sp := c.Spool; sp.Dir != "" {
+		if sp.MaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("Spool.MaxBytes %d is negative", sp.MaxBytes))
+		}
+		if sp.SyncInterval < 0 {
+			errs = append(errs, fmt.Errorf("Spool.SyncInterval %v is negative", sp.SyncInterval))
+		}
+		if sp.Sync < SpoolSyncInterval || sp.Sync > SpoolSyncNever {
+			errs = append(errs, fmt.Errorf("Spool.Sync %d is not SpoolSyncInterval, SpoolSyncBatch nor SpoolSyncNever", sp.Sync))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

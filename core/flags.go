@@ -68,6 +68,63 @@ func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 	return errors.Join(errs...)
 }
 
+// The environment variables read by [AddSpoolFlags].
+const (
+	EnvSpoolDir      = "KAFKAESK_SPOOL_DIR"
+	EnvSpoolMaxBytes = "KAFKAESK_SPOOL_MAX_BYTES"
+	EnvSpoolSync     = "KAFKAESK_SPOOL_SYNC"
+)
+
+// AddSpoolFlags gives a program that publishes the flags of the
+// producer's disk spool (SpoolConfig), writing into cfg.Spool, with
+// their environment variables applied as AddFlags does:
+//
+//	--spool-dir         directory of the spool (default: none)   ($KAFKAESK_SPOOL_DIR)
+//	--spool-max-bytes   its most bytes on disk (default: 1 GiB)  ($KAFKAESK_SPOOL_MAX_BYTES)
+//	--spool-sync        interval (1s), batch or never            ($KAFKAESK_SPOOL_SYNC)
+func AddSpoolFlags(fs *flag.FlagSet, cfg *Config) error {
+	flags := []struct {
+		name, env, usage string
+		set              func(string) error
+	}{
+		{"spool-dir", EnvSpoolDir, "directory of the disk spool, where messages wait while Kafka is away or slow (default: none)", func(s string) error {
+			cfg.Spool.Dir = s
+			return nil
+		}},
+		{"spool-max-bytes", EnvSpoolMaxBytes, "most bytes the spool holds on disk; past it messages are refused (default: 1 GiB)", func(s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a whole number of bytes, 1 or more, got %q", s)
+			}
+			cfg.Spool.MaxBytes = n
+			return nil
+		}},
+		{"spool-sync", EnvSpoolSync, "when the spool syncs to disk: interval (every second), batch, or never", func(s string) error {
+			switch s {
+			case "interval":
+				cfg.Spool.Sync = SpoolSyncInterval
+			case "batch":
+				cfg.Spool.Sync = SpoolSyncBatch
+			case "never":
+				cfg.Spool.Sync = SpoolSyncNever
+			default:
+				return fmt.Errorf("want interval, batch or never, got %q", s)
+			}
+			return nil
+		}},
+	}
+	var errs []error
+	for _, f := range flags {
+		fs.Func(f.name, f.usage+" (env "+f.env+")", f.set)
+		if v, ok := os.LookupEnv(f.env); ok && v != "" {
+			if err := f.set(v); err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s: %w", f.env, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func parseServers(s string) ([]string, error) {
 	var servers []string
 	for part := range strings.SplitSeq(s, ",") {

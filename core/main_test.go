@@ -13,5 +13,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(eosChildEnv) != "" {
 		runEOSChild() // the test binary as a child process; see transaction_test.go
 	}
+	if os.Getenv(spoolChildEnv) != "" {
+		runSpoolChild() // see spool_crash_test.go
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -205,8 +205,8 @@ func (m *metrics) enqueuedN(topic string, start time.Time, n int, err error) {
 
 // published records the outcome of a message accepted at acceptedAt.
 func (m *metrics) published(r *Record, acceptedAt time.Time, err error) {
-	if m == nil {
-		return
+	if m == nil || err == ErrSpooled {
+		return // the spool's metrics count it
 	}
 	s := m.stream(r.Topic)
 	if !acceptedAt.IsZero() {

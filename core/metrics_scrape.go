@@ -2,6 +2,7 @@ package core
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,12 +30,25 @@ var (
 	descCommitted = prometheus.NewDesc("kafkaesk_consumer_committed_offset",
 		"Last committed offset of the partition (the next to read), -1 before any commit.",
 		[]string{"stream_id", "group_id", "partition"}, nil)
+
+	// The disk spool's (Config.Spool), summed over the applications that
+	// have one; none without.
+	descSpoolMessages = prometheus.NewDesc("kafkaesk_spool_messages",
+		"Messages in the disk spool, not acknowledged yet.", nil, nil)
+	descSpoolBytes = prometheus.NewDesc("kafkaesk_spool_bytes",
+		"Size of the disk spool's files.", nil, nil)
+	descSpoolOldest = prometheus.NewDesc("kafkaesk_spool_oldest_message_age_seconds",
+		"Age of the oldest message in the disk spool (since it was written there), 0 when empty.", nil, nil)
+	descSpoolOutcomes = prometheus.NewDesc("kafkaesk_spool_messages_total",
+		"Messages through the disk spool: spooled (written by this process), recovered (left by an earlier one), delivered and failed (sent from it).",
+		[]string{"outcome"}, nil)
 )
 
 // scraped is the scrape-time collector of each registerer, over its open
 // applications.
 var scraped = metricset.New([]*prometheus.Desc{descBufferedMessages, descBufferedBytes, descBufferCapacity,
-	descSubscriptionMessages, descLag, descCommitted}, collectApps)
+	descSubscriptionMessages, descLag, descCommitted,
+	descSpoolMessages, descSpoolBytes, descSpoolOldest, descSpoolOutcomes}, collectApps)
 
 type partitionKey struct {
 	topic, group string
@@ -48,7 +62,11 @@ func collectApps(apps []*Application, ch chan<- prometheus.Metric) {
 	var groups []string
 	lag := map[partitionKey]int64{}
 	committed := map[partitionKey]int64{}
+	var spools []SpoolStats
 	for _, a := range apps {
+		if a.producer.spool != nil {
+			spools = append(spools, a.producer.spool.stats())
+		}
 		st := a.producer.stats()
 		buffered += float64(st.Buffered)
 		bytes += float64(a.producer.bufferedBytes.Load())
@@ -92,5 +110,36 @@ func collectApps(apps []*Application, ch chan<- prometheus.Metric) {
 		part := strconv.Itoa(k.partition)
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(v), k.topic, k.group, part)
 		ch <- prometheus.MustNewConstMetric(descCommitted, prometheus.GaugeValue, float64(committed[k]), k.topic, k.group, part)
+	}
+	collectSpools(spools, ch)
+}
+
+// collectSpools collects the spools' metrics, summed; the age is the
+// oldest's.
+func collectSpools(spools []SpoolStats, ch chan<- prometheus.Metric) {
+	if len(spools) == 0 {
+		return
+	}
+	var sum SpoolStats
+	var age float64
+	for _, s := range spools {
+		sum.OnDisk += s.OnDisk
+		sum.Bytes += s.Bytes
+		sum.Spooled += s.Spooled
+		sum.Recovered += s.Recovered
+		sum.Delivered += s.Delivered
+		sum.Failed += s.Failed
+		if !s.Oldest.IsZero() {
+			age = max(age, time.Since(s.Oldest).Seconds())
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descSpoolMessages, prometheus.GaugeValue, float64(sum.OnDisk))
+	ch <- prometheus.MustNewConstMetric(descSpoolBytes, prometheus.GaugeValue, float64(sum.Bytes))
+	ch <- prometheus.MustNewConstMetric(descSpoolOldest, prometheus.GaugeValue, age)
+	for _, o := range []struct {
+		name string
+		v    int64
+	}{{"spooled", sum.Spooled}, {"recovered", sum.Recovered}, {"delivered", sum.Delivered}, {"failed", sum.Failed}} {
+		ch <- prometheus.MustNewConstMetric(descSpoolOutcomes, prometheus.CounterValue, float64(o.v), o.name)
 	}
 }

@@ -3,11 +3,14 @@ package core
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kafkaesk-go/kafkaesk/internal/spool"
 )
 
 // producer owns delivery for every publishing call of an Application:
@@ -32,7 +35,8 @@ type producer struct {
 	cfg     *Config
 	client  produceClient
 	metrics *metrics      // nil: nothing measured
-	slots   chan struct{} // one token per message accepted and not settled; cap MaxBufferedMessages
+	slots   chan struct{} // one token per message in memory and not settled; cap MaxBufferedMessages
+	spool   *spooler      // nil: no spool
 
 	mu       sync.Mutex
 	inbox    []*Record // accepted, in order; swapped with spare by the sender
@@ -45,10 +49,13 @@ type producer struct {
 	epoch    *epoch // the current Flush epoch
 	closing  bool   // Close was called: accept nothing more
 	gaveUp   bool   // Close's deadline passed: every outcome is final
+	spooling bool   // the spool holds messages: spoolable ones go behind them
 
 	wake chan struct{} // cap 1: the sender has something to look at
 	stop chan struct{} // closed to stop the sender
 	done chan struct{} // closed when the sender has returned
+
+	abandoned atomic.Bool // giveUp began: gaveUp, for settle
 
 	accepted, delivered, failed, unknown, retried atomic.Int64
 	bufferedBytes                                 atomic.Int64 // keys and values not settled; with metrics only
@@ -66,6 +73,9 @@ type produceState struct {
 	written   bool          // an attempt may have reached the log; guarded by producer.mu
 	lastErr   error         // the last attempt's; guarded by producer.mu
 	accepted  time.Time     // when it was accepted; with metrics only
+	spooled   bool          // taken by the spool's intake, holding no slot
+	fromSpool bool          // read back from the spool: no callback, acknowledged there
+	ticket    spool.Ticket  // of a message read back from the spool
 }
 
 // Promise is called once with a record handed to Produce or TryProduce
@@ -92,13 +102,15 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{done: make(chan erro
 
 // ProducerStats counts what an application's producer did with the
 // messages handed to it. At every read
-// Accepted = Delivered + Failed + Unknown + Buffered.
+// Accepted = Delivered + Failed + Unknown + Spooled + Buffered.
+// Messages read back from the spool are counted by SpoolStats, not here.
 type ProducerStats struct {
 	Accepted  int64 // handed to the producer
 	Delivered int64 // acknowledged by the broker
 	Failed    int64 // reported failed: not in the topic
 	Unknown   int64 // reported with ErrOutcomeUnknown: may be in the topic
-	Buffered  int64 // outcome not reported yet; at most Config.MaxBufferedMessages
+	Spooled   int64 // reported with ErrSpooled: written to the spool (see SpoolStats)
+	Buffered  int64 // outcome not reported yet: in memory (at most Config.MaxBufferedMessages, and as many in the spool's intake)
 	Retried   int64 // sends of a message again after a retriable failure
 }
 
@@ -114,20 +126,36 @@ func newProducer(cfg *Config, d driver, topics *topicManager, m *metrics) (*prod
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if cfg.Spool.Dir != "" {
+		s, err := openSpool(p, cfg.Spool)
+		if err != nil {
+			return nil, err
+		}
+		p.spool = s
+	}
 	client, err := d.newProduceClient(topics, p.completed)
 	if err != nil {
+		if p.spool != nil {
+			p.spool.log.Close()
+		}
 		return nil, err
 	}
 	p.client = client
 	go p.run()
+	if p.spool != nil {
+		p.spooling = p.spool.start()
+	}
 	return p, nil
 }
 
 func (p *producer) stats() ProducerStats {
 	// Outcomes before acceptances, so that Buffered is never negative.
 	s := ProducerStats{Delivered: p.delivered.Load(), Failed: p.failed.Load(), Unknown: p.unknown.Load(), Retried: p.retried.Load()}
+	if p.spool != nil {
+		s.Spooled = p.spool.spooled.Load()
+	}
 	s.Accepted = p.accepted.Load()
-	s.Buffered = s.Accepted - s.Delivered - s.Failed - s.Unknown
+	s.Buffered = s.Accepted - s.Delivered - s.Failed - s.Unknown - s.Spooled
 	return s
 }
 
@@ -177,10 +205,6 @@ func (p *producer) acquire(ctx context.Context, n int) error {
 // with ErrClosed (giving the slots back) once Close was called. now is
 // the time of the hand-over, read only with metrics (zero otherwise).
 func (p *producer) accept(now time.Time, recs ...*Record) error {
-	var deadline time.Time
-	if p.cfg.DeliveryTimeout > 0 {
-		deadline = time.Now().Add(p.cfg.DeliveryTimeout)
-	}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -188,6 +212,115 @@ func (p *producer) accept(now time.Time, recs ...*Record) error {
 			<-p.slots
 		}
 		return ErrClosed
+	}
+	wasEmpty := p.acceptLocked(now, recs)
+	p.mu.Unlock()
+	p.accepted.Add(int64(len(recs)))
+	if wasEmpty {
+		// Otherwise the sender was woken when the inbox filled, and has
+		// not emptied it since: it takes these with the others.
+		p.signal()
+	}
+	return nil
+}
+
+// acceptOrSpool is accept for spoolable records, with a spool, for which
+// no slots are held: it never waits. They go to the inbox when slots are
+// free and the spool holds nothing older; else to the spool's intake;
+// else it fails with ErrBufferFull.
+func (p *producer) acceptOrSpool(now time.Time, recs ...*Record) error {
+	return p.acceptOrSpoolIf(now, false, recs)
+}
+
+// spoolNow is acceptOrSpool that goes to the spool whatever room the
+// buffer has.
+func (p *producer) spoolNow(now time.Time, recs ...*Record) error {
+	return p.acceptOrSpoolIf(now, true, recs)
+}
+
+func (p *producer) acceptOrSpoolIf(now time.Time, force bool, recs []*Record) error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if force {
+		p.spooling = true
+	}
+	if !p.spooling {
+		if p.tryAcquire(len(recs)) {
+			wasEmpty := p.acceptLocked(now, recs)
+			p.mu.Unlock()
+			p.accepted.Add(int64(len(recs)))
+			if wasEmpty {
+				p.signal()
+			}
+			return nil
+		}
+		p.spooling = true
+	}
+	size, err := p.spool.room(recs)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	p.stamp(now, recs)
+	p.spool.take(recs, size)
+	p.mu.Unlock()
+	p.accepted.Add(int64(len(recs)))
+	return nil
+}
+
+// acceptFromSpool takes recs, read back from the spool, for which slots
+// are held, into the inbox. They count in no Flush epoch and in none of
+// ProducerStats: the spool counts them.
+func (p *producer) acceptFromSpool(recs []*Record) {
+	p.mu.Lock()
+	wasEmpty := len(p.inbox) == 0
+	for _, r := range recs {
+		p.seq++
+		r.produce.seq = p.seq
+	}
+	if p.metrics != nil {
+		size := 0
+		for _, r := range recs {
+			size += len(r.Key) + len(r.Value)
+		}
+		p.bufferedBytes.Add(int64(size))
+	}
+	p.inbox = append(p.inbox, recs...)
+	p.mu.Unlock()
+	if wasEmpty {
+		p.signal()
+	}
+}
+
+// stopSpoolingIfEmpty lets spoolable records go to the inbox again, once
+// everything the spool held is in the producer's hands: they then follow
+// it.
+func (p *producer) stopSpoolingIfEmpty() {
+	p.mu.Lock()
+	if p.spooling && p.spool.empty() {
+		p.spooling = false
+	}
+	p.mu.Unlock()
+}
+
+// acceptLocked puts recs in the current Flush epoch and at the end of the
+// inbox. p.mu is held. It reports whether the inbox was empty.
+func (p *producer) acceptLocked(now time.Time, recs []*Record) (wasEmpty bool) {
+	p.stamp(now, recs)
+	wasEmpty = len(p.inbox) == 0
+	p.inbox = append(p.inbox, recs...)
+	return wasEmpty
+}
+
+// stamp gives recs their accept order, Flush epoch, deadline and, with
+// metrics, accept time. p.mu is held.
+func (p *producer) stamp(now time.Time, recs []*Record) {
+	var deadline time.Time
+	if p.cfg.DeliveryTimeout > 0 && p.spool == nil {
+		deadline = time.Now().Add(p.cfg.DeliveryTimeout)
 	}
 	e := p.epoch
 	e.n.Add(int64(len(recs)))
@@ -209,19 +342,10 @@ func (p *producer) accept(now time.Time, recs ...*Record) error {
 		p.seq++
 		r.produce.epoch, r.produce.seq, r.produce.deadline = e, p.seq, deadline
 		atomic.StoreUint32(&r.produce.settled, 0)
-		r.produce.written, r.produce.lastErr = false, nil
+		r.produce.written, r.produce.lastErr, r.produce.spooled = false, nil, false
 	}
-	wasEmpty := len(p.inbox) == 0
-	p.inbox = append(p.inbox, recs...)
-	p.mu.Unlock()
-	p.accepted.Add(int64(len(recs)))
-	if wasEmpty {
-		// Otherwise the sender was woken when the inbox filled, and has
-		// not emptied it since: it takes these with the others.
-		p.signal()
-	}
-	return nil
 }
+
 
 // signal wakes the sender.
 func (p *producer) signal() {
@@ -431,6 +555,14 @@ func (p *producer) settle(r *Record, err error) {
 	if atomic.SwapUint32(&r.produce.settled, 1) == 1 {
 		return
 	}
+	if err != nil && p.spoolLeftover(r, err) {
+		return
+	}
+	p.conclude(r, err)
+}
+
+// conclude is settle once the record is known to be settled here.
+func (p *producer) conclude(r *Record, err error) {
 	if p.metrics != nil {
 		// Before the callback: the record is the caller's after it.
 		p.bufferedBytes.Add(-int64(len(r.Key) + len(r.Value)))
@@ -449,8 +581,46 @@ func (p *producer) report(r *Record, err error) {
 	p.finish(r, err)
 }
 
-// finish counts rec's outcome, reports it and gives back the slot.
+// spoolLeftover takes, with a spool, a record that Close gave up on
+// while it could still be delivered: a caller's message is kept for the
+// spool (written before everything in it when Close ends), one read back
+// from the spool stays there, for the next process. It reports whether
+// it took r.
+func (p *producer) spoolLeftover(r *Record, err error) bool {
+	if p.spool == nil || !p.abandoned.Load() || r.produce.spooled {
+		return false
+	}
+	if !errors.Is(err, ErrClosed) && !classify(err).retryable {
+		return false // it fails for good
+	}
+	if r.produce.fromSpool {
+		<-p.slots
+		return true
+	}
+	if !spoolable(r) {
+		return false
+	}
+	p.spool.keep(r)
+	return true
+}
+
+// finish counts rec's outcome, reports it and gives back its slot.
 func (p *producer) finish(r *Record, err error) {
+	if r.produce.fromSpool {
+		p.spool.settled(r, err)
+		<-p.slots
+		return
+	}
+	if err == ErrSpooled {
+		// Counted by the spool; the record is the caller's again.
+		e := r.produce.epoch
+		deliver(r.produce.done, r, err)
+		if !r.produce.spooled {
+			<-p.slots // kept by Close: it held one
+		}
+		e.release()
+		return
+	}
 	if err != nil {
 		if r.produce.written {
 			p.unknown.Add(1)
@@ -489,12 +659,23 @@ func (p *producer) flush(ctx context.Context) error {
 // or ctx ends, and then settles what is left: ErrOutcomeUnknown for a
 // message a request may have carried, a plain failure for the others.
 // The sender and the client have stopped when it returns.
+//
+// With a spool, Close also lets the spool's messages be delivered until
+// ctx ends; then it stops, and what is left stays in the spool (a
+// message in memory is written there) for the next process.
 func (p *producer) close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
 	err := p.flush(ctx)
-	if err != nil {
+	leftInSpool := int64(0)
+	if err == nil && p.spool != nil {
+		leftInSpool = p.spool.drain(ctx)
+	}
+	if p.spool != nil {
+		p.spool.stopReader()
+	}
+	if err != nil || leftInSpool > 0 {
 		p.giveUp(ctx.Err())
 	}
 	close(p.stop)
@@ -502,12 +683,24 @@ func (p *producer) close(ctx context.Context) error {
 	if cerr := p.client.close(); cerr != nil && err == nil {
 		err = cerr
 	}
+	if p.spool != nil {
+		if cerr := p.spool.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if st := p.spool.stats(); st.OnDisk > 0 {
+			p.cfg.Logger.Info("kafkaesk: spool: messages left for the next process", "dir", st.Dir, "messages", st.OnDisk)
+		}
+		if err != nil && p.stats().Buffered == 0 {
+			err = nil // every message is delivered, failed or in the spool
+		}
+	}
 	return err
 }
 
 // giveUp settles every message still in the inbox or in retries, and
 // makes the client's remaining completions final.
 func (p *producer) giveUp(cause error) {
+	p.abandoned.Store(true)
 	p.mu.Lock()
 	p.gaveUp = true
 	left := append(p.inbox, p.retries...)

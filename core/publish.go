@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -104,8 +105,10 @@ func (a *Application) RawPublishBatchAsync(ctx context.Context, stream string, v
 		*ptrs = append(*ptrs, r)
 	}
 	start := a.metrics.now()
-	err := a.producer.acquire(ctx, len(values))
-	if err != nil {
+	var err error
+	if a.spools((*ptrs)[0]) {
+		err = a.acceptOrSpool(ctx, start, *ptrs...)
+	} else if err = a.producer.acquire(ctx, len(values)); err != nil {
 		err = &PublishError{Topic: topic, Err: err}
 	} else {
 		err = a.accept(ctx, start, *ptrs...)
@@ -146,10 +149,38 @@ func (a *Application) TryProduce(rec *Record, promise Promise) error {
 	rec.produce.done = callback(promise)
 	start := a.metrics.now()
 	var err error
-	if !a.producer.tryAcquire(1) {
+	if a.spools(rec) {
+		err = a.producer.acceptOrSpool(start, rec)
+		if errors.Is(err, ErrBufferFull) {
+			err = &PublishError{Topic: rec.Topic, Err: err}
+		}
+	} else if !a.producer.tryAcquire(1) {
 		err = &PublishError{Topic: rec.Topic, Err: ErrBufferFull}
 	} else {
 		err = a.producer.accept(start, rec)
+	}
+	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
+}
+
+// ProduceToSpool is TryProduce for a caller whose own bound on memory is
+// reached (sloghandler's queue): with a spool (Config.Spool), rec goes to
+// the spool whatever room the buffer has, and the messages handed over
+// after it follow it there until the spool is empty again; promise gets
+// ErrSpooled once it is written. Without a spool, or when the spool is
+// full, it returns an error wrapping ErrBufferFull. It never waits.
+func (a *Application) ProduceToSpool(rec *Record, promise Promise) error {
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	rec.produce.done = callback(promise)
+	if a.producer.spool == nil {
+		return &PublishError{Topic: rec.Topic, Err: fmt.Errorf("%w: no spool (Config.Spool)", ErrBufferFull)}
+	}
+	start := a.metrics.now()
+	err := a.producer.spoolNow(start, rec)
+	if errors.Is(err, ErrBufferFull) {
+		err = &PublishError{Topic: rec.Topic, Err: err}
 	}
 	a.metrics.enqueuedN(rec.Topic, start, 1, err)
 	return err
@@ -203,13 +234,44 @@ func (a *Application) produce(ctx context.Context, rec *Record) error {
 		return ErrClosed
 	}
 	start := a.metrics.now()
-	err := a.producer.acquire(ctx, 1)
-	if err != nil {
+	var err error
+	if a.spools(rec) {
+		err = a.acceptOrSpool(ctx, start, rec)
+	} else if err = a.producer.acquire(ctx, 1); err != nil {
 		err = &PublishError{Topic: rec.Topic, Err: err}
 	} else {
 		err = a.accept(ctx, start, rec)
 	}
 	a.metrics.enqueuedN(rec.Topic, start, 1, err)
+	return err
+}
+
+// spools reports whether rec, and the records of its call, go through
+// the producer's spool: there is one, and the call does not wait for the
+// outcome. The producer then takes them without waiting for room (see
+// SpoolConfig).
+func (a *Application) spools(rec *Record) bool {
+	return a.producer.spool != nil && spoolable(rec)
+}
+
+// acceptOrSpool is accept for records that spools accepted: no slots are
+// held, and producer.acceptOrSpool puts them in memory or in the spool.
+func (a *Application) acceptOrSpool(ctx context.Context, start time.Time, recs ...*Record) error {
+	started := false
+	if traceable(ctx) {
+		for _, r := range recs {
+			started = a.traceSend(ctx, r) || started
+		}
+	}
+	err := a.producer.acceptOrSpool(start, recs...)
+	if err != nil && started {
+		for _, r := range recs {
+			endRecordSpan(r, err)
+		}
+	}
+	if errors.Is(err, ErrBufferFull) {
+		err = &PublishError{Topic: recs[0].Topic, Err: err}
+	}
 	return err
 }
 
@@ -352,4 +414,13 @@ func encodeEnvelope(s *Schema, value any) ([]byte, error) {
 	}
 	out := make([]byte, 0, len(`{"schema":"","data":}`)+len(s.key)+len(data))
 	return AppendEnvelope(out, s.key, data), nil
+}
+
+// SpoolStats returns the counters of the producer's disk spool; the zero
+// SpoolStats without one (Config.Spool).
+func (a *Application) SpoolStats() SpoolStats {
+	if a.producer.spool == nil {
+		return SpoolStats{}
+	}
+	return a.producer.spool.stats()
 }

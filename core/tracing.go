@@ -175,6 +175,13 @@ func deliver(done any, r *Record, err error) {
 // endSend ends a send span with the outcome: where the message was
 // written, or the error.
 func endSend(span trace.Span, r *Record, err error) {
+	if err == ErrSpooled {
+		// Not sent yet, not failed: it leaves from the spool later,
+		// with this span's context in its headers.
+		span.SetAttributes(attribute.Bool("kafkaesk.spooled", true))
+		span.End()
+		return
+	}
 	if err != nil {
 		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 		span.SetStatus(codes.Error, err.Error())

@@ -53,6 +53,12 @@ func Open(cfg core.Config, stream string, opts *Options) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts != nil && opts.SpoolDir != "" {
+		if cfg.Spool.Dir != "" && cfg.Spool.Dir != opts.SpoolDir {
+			return nil, fmt.Errorf("sloghandler: Options.SpoolDir %q and Config.Spool.Dir %q differ: set one", opts.SpoolDir, cfg.Spool.Dir)
+		}
+		cfg.Spool.Dir = opts.SpoolDir
+	}
 	app, err := core.New(cfg)
 	if err != nil {
 		return nil, err
@@ -92,6 +98,9 @@ func assemble(app *core.Application, ownsApp bool, stream string, opts *Options)
 	if o.WhenFull != DropNewest && o.WhenFull != Block {
 		errs = append(errs, fmt.Errorf("WhenFull %d is not DropNewest or Block", o.WhenFull))
 	}
+	if o.SpoolDir != "" && !ownsApp {
+		errs = append(errs, fmt.Errorf("SpoolDir %q is for Open: with New, the application's Config.Spool applies", o.SpoolDir))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sloghandler: invalid options: %w", err)
 	}
@@ -119,8 +128,10 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 // settled event when there is one, and hands it to the producer. It never
 // waits for Kafka: when the queue (QueueSize) or the application's
 // producer buffer is full it drops the event (ErrDropped), or with the
-// Block policy waits at most BlockTimeout first. Canceling ctx does not
-// affect the record.
+// Block policy waits at most BlockTimeout first; when the application
+// has a spool (core.Config.Spool, Options.SpoolDir), the event goes to
+// the spool instead, and is dropped only when the spool is full.
+// Canceling ctx does not affect the record.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	p := h.p
 	if p.fullAndDropping() {
@@ -134,12 +145,24 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	ok, left := p.takeSlot()
 	if !ok {
+		if p.spills {
+			// The queue is full: the event waits in the application's
+			// spool instead of being dropped.
+			return p.spill(h.encode(ctx, r))
+		}
 		return p.drop()
 	}
 	// The event is owned by the producer from here on.
+	return p.send(h.encode(ctx, r), left)
+}
+
+// encode returns the record of r: a settled event's, with its buffer,
+// when there is one.
+func (h *Handler) encode(ctx context.Context, r slog.Record) *core.Record {
+	p := h.p
 	if rec, ok := p.recycled(); ok {
 		rec.Value = h.enc.Append(rec.Value, ctx, r)
-		return p.send(rec, left)
+		return rec
 	}
 	// None to reuse (starting, or Kafka behind): encode into a scratch
 	// buffer and copy the event to one of its size.
@@ -150,7 +173,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if cap(*scratch) <= maxRecycled {
 		scratchPool.Put(scratch)
 	}
-	return p.send(p.newRecord(event), left)
+	return p.newRecord(event)
 }
 
 var scratchPool = sync.Pool{New: func() any {

@@ -17,7 +17,7 @@ var (
 	descEnqueued = prometheus.NewDesc("kafkaesk_log_events_enqueued_total",
 		"Log events handed to the handler (at or above its level).", []string{"stream_id"}, nil)
 	descOutcomes = prometheus.NewDesc("kafkaesk_log_events_total",
-		"Log events by outcome: published (acknowledged), dropped (queue full, or after Close), failed (not in the topic), unknown (may be in the topic).",
+		"Log events by outcome: published (acknowledged), dropped (queue full, or after Close), failed (not in the topic), unknown (may be in the topic), spooled (written to the disk spool, delivered from there).",
 		[]string{"stream_id", "outcome"}, nil)
 	descQueued = prometheus.NewDesc("kafkaesk_log_queue_events",
 		"Log events accepted whose outcome is not known yet.", []string{"stream_id"}, nil)
@@ -55,7 +55,7 @@ func collectPipelines(ps []*pipeline, ch chan<- prometheus.Metric) {
 		for _, o := range []struct {
 			name string
 			v    int64
-		}{{"published", s.Published}, {"dropped", s.Dropped}, {"failed", s.Failed}, {"unknown", s.Unknown}} {
+		}{{"published", s.Published}, {"dropped", s.Dropped}, {"failed", s.Failed}, {"unknown", s.Unknown}, {"spooled", s.Spooled}} {
 			ch <- prometheus.MustNewConstMetric(descOutcomes, prometheus.CounterValue, float64(o.v), t, o.name)
 		}
 		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(s.Queued), t)

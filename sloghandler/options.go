@@ -47,6 +47,13 @@ type Options struct {
 	WhenFull FullPolicy
 	// BlockTimeout bounds the wait of the Block policy. Default: 100ms.
 	BlockTimeout time.Duration
+	// SpoolDir, with Open, is the directory of the application's disk
+	// spool (core.Config.Spool.Dir, its other settings at their
+	// defaults): when Kafka does not take events as fast as they come, or
+	// is away, they wait on disk instead of being dropped, and a restart
+	// sends them. With New the application's own Config.Spool applies, and
+	// SpoolDir must be empty. Default: none.
+	SpoolDir string
 	// Warnings receives the handler's own warnings (drops, delivery
 	// failures), at most one every 30 seconds, never through slog (which
 	// could be this handler). Default: os.Stderr.

@@ -14,10 +14,11 @@ import (
 )
 
 // Stats counts a handler's events. At every moment
-// Enqueued = Published + Dropped + Failed + Unknown + Queued.
+// Enqueued = Published + Dropped + Failed + Unknown + Spooled + Queued.
 type Stats struct {
 	Enqueued  int64 // events handed to Handle (at or above the level)
 	Published int64 // acknowledged by Kafka
+	Spooled   int64 // written to the application's disk spool (core.SpoolConfig), which delivers them: see Application.SpoolStats
 	Dropped   int64 // refused because the queue was full, or after Close
 	Failed    int64 // not delivered, and not in the topic: too large, or given up on before a request carried it
 	Unknown   int64 // given up on while a request carried it: may be in the topic (core.ErrOutcomeUnknown)
@@ -44,6 +45,8 @@ type pipeline struct {
 	// The package's benchmarks stand in for the producer here.
 	produce func(*core.Record, core.Promise) error
 	promise core.Promise // settled, bound once so that Handle allocates no closure
+	spilled core.Promise // spillSettled, bound once
+	spills  bool         // the application has a spool: a full queue spills to it
 
 	free  chan *core.Record // records of settled events, with their buffers, for Handle to reuse; cap min(QueueSize, maxFree)
 	slots chan struct{}     // one token per event accepted and not settled; cap QueueSize
@@ -52,7 +55,7 @@ type pipeline struct {
 	closeOnce sync.Once
 	closeErr  error // the first Close's result
 
-	enqueued, published, dropped, failed, unknown atomic.Int64
+	enqueued, published, dropped, failed, unknown, spooled atomic.Int64
 	lastWarn                                      atomic.Int64 // unix nanoseconds of the last warning
 
 	registry prometheus.Registerer // where its metrics are; nil for none
@@ -70,6 +73,8 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 	}
 	p.produce = app.TryProduce
 	p.promise = p.settled
+	p.spilled = p.spillSettled
+	p.spills = app.SpoolStats().Dir != ""
 	return p
 }
 
@@ -164,12 +169,45 @@ func (p *pipeline) send(rec *core.Record, left time.Duration) error {
 	return fmt.Errorf("%w: %w", ErrClosed, err)
 }
 
+// spill hands rec, for which no slot is held (the queue is full), to the
+// application's spool; it drops it when the spool has no room either.
+func (p *pipeline) spill(rec *core.Record) error {
+	p.enqueued.Add(1)
+	err := p.app.ProduceToSpool(rec, p.spilled)
+	if err == nil {
+		return nil
+	}
+	p.recycle(rec)
+	p.dropped.Add(1)
+	if errors.Is(err, core.ErrBufferFull) {
+		p.warn("Queue hit max log queue size, and the spool is full: discarding message (%v)", err)
+		return ErrDropped
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, err)
+}
+
+// spillSettled is settled for an event spill handed over: it held no
+// slot.
+func (p *pipeline) spillSettled(rec *core.Record, err error) {
+	p.count(rec, err)
+	p.recycle(rec)
+}
+
 // settled is the producer's report of one event's outcome.
 func (p *pipeline) settled(rec *core.Record, err error) {
+	p.count(rec, err)
+	<-p.slots
+	p.recycle(rec)
+}
+
+// count counts the outcome of an event.
+func (p *pipeline) count(rec *core.Record, err error) {
 	p.observeDelivery(rec.Time) // the hand-over: core stamps it when metrics are on
 	switch {
 	case err == nil:
 		p.published.Add(1)
+	case err == core.ErrSpooled:
+		p.spooled.Add(1)
 	case errors.Is(err, core.ErrOutcomeUnknown):
 		p.unknown.Add(1)
 		p.warn("an event of %d bytes may not have been delivered: %v", len(rec.Value), err)
@@ -177,8 +215,6 @@ func (p *pipeline) settled(rec *core.Record, err error) {
 		p.failed.Add(1)
 		p.warn("an event of %d bytes could not be delivered: %v", len(rec.Value), err)
 	}
-	<-p.slots
-	p.recycle(rec)
 }
 
 // fullAndDropping reports whether an event would be dropped now: every
@@ -186,7 +222,7 @@ func (p *pipeline) settled(rec *core.Record, err error) {
 // dropped although a slot freed meanwhile, as it may when it arrives a
 // moment earlier.
 func (p *pipeline) fullAndDropping() bool {
-	return p.opts.WhenFull == DropNewest && len(p.slots) == cap(p.slots) && !p.closed.Load()
+	return p.opts.WhenFull == DropNewest && !p.spills && len(p.slots) == cap(p.slots) && !p.closed.Load()
 }
 
 // drop counts and reports an event refused because the queue is full.
@@ -218,9 +254,9 @@ func (p *pipeline) warn(format string, args ...any) {
 func (p *pipeline) stats() Stats {
 	// Read what finished before what started, so that Queued is never
 	// negative: every event is counted in Enqueued before anything else.
-	s := Stats{Published: p.published.Load(), Dropped: p.dropped.Load(), Failed: p.failed.Load(), Unknown: p.unknown.Load()}
+	s := Stats{Published: p.published.Load(), Dropped: p.dropped.Load(), Failed: p.failed.Load(), Unknown: p.unknown.Load(), Spooled: p.spooled.Load()}
 	s.Enqueued = p.enqueued.Load()
-	s.Queued = s.Enqueued - s.Published - s.Dropped - s.Failed - s.Unknown
+	s.Queued = s.Enqueued - s.Published - s.Dropped - s.Failed - s.Unknown - s.Spooled
 	return s
 }
 

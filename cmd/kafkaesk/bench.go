@@ -34,6 +34,7 @@ type benchCommand struct {
 func parseBench(std *stdio, args []string) (*benchCommand, error) {
 	fs := newFlagSet("bench", benchSynopsis, std)
 	c := &benchCommand{kf: addKafkaFlags(fs)}
+	c.kf.addSpoolFlags(fs)
 	opts := &c.opts
 	var (
 		whenFull, scenario string

@@ -117,6 +117,12 @@ func addKafkaFlags(fs *flag.FlagSet) *kafkaFlags {
 	return k
 }
 
+// addSpoolFlags adds --spool-dir, --spool-max-bytes and --spool-sync
+// (and their KAFKAESK_SPOOL_* variables), for the commands that publish.
+func (k *kafkaFlags) addSpoolFlags(fs *flag.FlagSet) {
+	k.envErr = errors.Join(k.envErr, core.AddSpoolFlags(fs, &k.cfg))
+}
+
 // check reports a malformed KAFKAESK_* variable, naming it.
 func (k *kafkaFlags) check() error {
 	if k.envErr != nil {

@@ -23,6 +23,7 @@ const collectSynopsis = "--pattern PATTERN [--pattern PATTERN...] --group GROUP 
 func runCollect(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet("collect", collectSynopsis, std)
 	kf := addKafkaFlags(fs)
+	kf.addSpoolFlags(fs)
 	var patterns, outputs, services, loggers, streams, traceIDs stringList
 	fs.Var(&patterns, "pattern", "stream pattern to collect, fnmatch-style (\"logs.*\"); repeatable; required")
 	group := fs.String("group", "", "consumer group; collectors sharing it share the partitions; required")

@@ -48,6 +48,7 @@ var localBroker = "127.0.0.1:" + strconv.Itoa(defaultBrokerPort)
 func runPublish(ctx context.Context, std *stdio, args []string) error {
 	fs := newFlagSet("publish", publishSynopsis, std)
 	kf := addKafkaFlags(fs)
+	kf.addSpoolFlags(fs)
 	stream := fs.String("stream", "", "stream to publish to; its topic is the topic prefix followed by the stream; required")
 	schemaKey := fs.String("schema", "", "wrap each document as the data of an envelope of this schema, NAME:VERSION\n(default: each document is a whole envelope, published as it is)")
 	schemaFile := fs.String("schema-file", "", "JSON Schema file the data of --schema must match\n(default: the built-in one for "+record.SchemaID+", none for other schemas)")
