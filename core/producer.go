@@ -346,7 +346,6 @@ func (p *producer) stamp(now time.Time, recs []*Record) {
 	}
 }
 
-
 // signal wakes the sender.
 func (p *producer) signal() {
 	select {

@@ -104,12 +104,12 @@ type spooler struct {
 	log *spool.Spool
 	dir string
 
-	mu          sync.Mutex
-	intake      []*Record // accepted, not written; in order
-	intakeBytes int64     // their sizes on disk
-	writing     bool      // the writer holds records taken from the intake
-	writingBytes int64    // their sizes on disk
-	late        []*Record // what Close gives up on, to be written before everything else
+	mu           sync.Mutex
+	intake       []*Record // accepted, not written; in order
+	intakeBytes  int64     // their sizes on disk
+	writing      bool      // the writer holds records taken from the intake
+	writingBytes int64     // their sizes on disk
+	late         []*Record // what Close gives up on, to be written before everything else
 
 	writeWake, readWake chan struct{} // cap 1
 	stopRead, stopWrite chan struct{}

@@ -56,7 +56,7 @@ type pipeline struct {
 	closeErr  error // the first Close's result
 
 	enqueued, published, dropped, failed, unknown, spooled atomic.Int64
-	lastWarn                                      atomic.Int64 // unix nanoseconds of the last warning
+	lastWarn                                               atomic.Int64 // unix nanoseconds of the last warning
 
 	registry prometheus.Registerer // where its metrics are; nil for none
 	delivery prometheus.Observer   // delivery latency; nil without metrics
