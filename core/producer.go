@@ -650,7 +650,7 @@ func (p *producer) flush(ctx context.Context) error {
 	case <-e.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%d messages not acknowledged yet: %w", p.stats().Buffered, ctx.Err())
+		return fmt.Errorf("%d messages not acknowledged yet: %w", p.stats().Buffered, context.Cause(ctx))
 	}
 }
 
@@ -660,12 +660,19 @@ func (p *producer) flush(ctx context.Context) error {
 // The sender and the client have stopped when it returns.
 //
 // With a spool, Close also lets the spool's messages be delivered until
-// ctx ends; then it stops, and what is left stays in the spool (a
-// message in memory is written there) for the next process.
+// ctx ends, or until delivery stalls (no message acknowledged for
+// RequestTimeout: the broker is away); then it stops, and what is left
+// stays in the spool (a message in memory is written there) for the next
+// process, so that an exit never waits on a broker that is down.
 func (p *producer) close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
+	if p.spool != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = p.untilStalled(ctx, p.cfg.RequestTimeout)
+		defer cancel()
+	}
 	err := p.flush(ctx)
 	leftInSpool := int64(0)
 	if err == nil && p.spool != nil {
@@ -675,7 +682,7 @@ func (p *producer) close(ctx context.Context) error {
 		p.spool.stopReader()
 	}
 	if err != nil || leftInSpool > 0 {
-		p.giveUp(ctx.Err())
+		p.giveUp(context.Cause(ctx))
 	}
 	close(p.stop)
 	<-p.done
@@ -694,6 +701,32 @@ func (p *producer) close(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// untilStalled returns a context that ends with ctx, or once no message
+// (from memory or from the spool) has been acknowledged for stall.
+func (p *producer) untilStalled(ctx context.Context, stall time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	progress := func() int64 { return p.delivered.Load() + p.failed.Load() + p.spool.delivered.Load() + p.spool.failed.Load() }
+	go func() {
+		tick := time.NewTicker(min(stall/4, 100*time.Millisecond))
+		defer tick.Stop()
+		last, since := progress(), time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if n := progress(); n != last {
+					last, since = n, now
+				} else if now.Sub(since) >= stall {
+					cancel(fmt.Errorf("delivery stalled: nothing acknowledged for %v", stall))
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 // giveUp settles every message still in the inbox or in retries, and

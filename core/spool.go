@@ -170,6 +170,15 @@ func spoolable(r *Record) bool {
 	return !waits
 }
 
+// The intake holds at most intakeMessages (or MaxBufferedMessages, if
+// more) and intakeBytes: past that, the disk does not keep up, and a
+// message is refused as a full buffer refuses it. The writer writes some
+// 300 MB/s here, so that only a failing disk ever gets there.
+const (
+	intakeMessages = 1 << 16
+	intakeBytes    = 64 << 20
+)
+
 // room returns the size recs take on disk, or an error wrapping
 // ErrBufferFull when the intake or the disk has no room for them. p.mu
 // is held: only take, under it too, adds to the intake.
@@ -180,8 +189,8 @@ func (s *spooler) room(recs []*Record) (int64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.intake)+len(recs) > s.p.cfg.MaxBufferedMessages {
-		return 0, fmt.Errorf("%w: the spool's writer is %d messages behind", ErrBufferFull, len(s.intake))
+	if len(s.intake)+len(recs) > max(s.p.cfg.MaxBufferedMessages, intakeMessages) || s.intakeBytes+size > intakeBytes {
+		return 0, fmt.Errorf("%w: the spool's writer is %d messages (%d bytes) behind", ErrBufferFull, len(s.intake), s.intakeBytes)
 	}
 	if s.log.Size()+s.intakeBytes+s.writingBytes+size > s.maxBytes() {
 		return 0, fmt.Errorf("%w: spool %s is full (MaxBytes %d)", ErrBufferFull, s.dir, s.maxBytes())
