@@ -193,6 +193,7 @@ type publisher struct {
 	published atomic.Int64 // acknowledged by the broker
 	failed    atomic.Int64 // reported failed by the producer: not in the topic
 	unknown   atomic.Int64 // reported with core.ErrOutcomeUnknown: may be in the topic
+	spooled   atomic.Int64 // written to the --spool-dir spool, which delivers them
 
 	mu       sync.Mutex // guards errOut and finished
 	errOut   io.Writer
@@ -291,6 +292,8 @@ func (p *publisher) send(ctx context.Context, label string, value []byte) error 
 		switch {
 		case err == nil:
 			p.published.Add(1)
+		case errors.Is(err, core.ErrSpooled):
+			p.spooled.Add(1)
 		case errors.Is(err, core.ErrOutcomeUnknown):
 			p.unknown.Add(1)
 			p.reportf("%s: %v", label, err)
@@ -427,30 +430,41 @@ var errInterrupted = errors.New("interrupted before the end of stdin")
 // ended early, or nil. It returns an error when a document failed, its
 // outcome is unknown, or the input could not be read.
 func (p *publisher) finish(end error) error {
+	var spool core.SpoolStats
 	if p.app != nil {
 		// Messages already accepted go out even after a signal. Flush and
 		// Close share one deadline: when it passes, Close gives up and
 		// reports every message left, each through its callback.
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		if err := p.app.Flush(ctx); err != nil {
-			p.reportf("kafkaesk publish: gave up waiting for acknowledgements after %v: %v", flushTimeout, err)
+		// With a spool, Close alone: it stops waiting once delivery
+		// stalls, and leaves the rest on disk.
+		if p.app.SpoolStats().Dir == "" {
+			if err := p.app.Flush(ctx); err != nil {
+				p.reportf("kafkaesk publish: gave up waiting for acknowledgements after %v: %v", flushTimeout, err)
+			}
 		}
 		if err := p.app.Close(ctx); err != nil && ctx.Err() == nil {
 			p.reportf("kafkaesk publish: %v", err)
 		}
 		cancel()
+		spool = p.app.SpoolStats()
 	}
 	p.mu.Lock()
 	p.finished = true
 	p.mu.Unlock()
-	published, unknown := p.published.Load(), p.unknown.Load()
+	published, unknown, spooled := p.published.Load(), p.unknown.Load(), p.spooled.Load()
 	failed := p.failed.Load() + p.refused.Load()
 	// Close reports every message it held; one whose report never came
 	// is not known to be out of the topic.
-	unknown += p.sent.Load() - published - p.failed.Load() - p.unknown.Load()
+	unknown += p.sent.Load() - published - p.failed.Load() - p.unknown.Load() - spooled
 	summary := fmt.Sprintf("published %d, failed %d to %s", published, failed, p.stream)
 	if unknown > 0 {
 		summary += fmt.Sprintf("; %d with an unknown outcome, which may be in the topic", unknown)
+	}
+	if spool.Dir != "" && (spooled > 0 || spool.Recovered > 0 || spool.OnDisk > 0) {
+		// Spooled messages are safe on disk: not a failure.
+		summary += fmt.Sprintf("; spool %s: %d written to it, %d delivered from it, %d failed from it, %d left on disk for the next kafkaesk to open it",
+			spool.Dir, spooled, spool.Delivered, spool.Failed, spool.OnDisk)
 	}
 	switch {
 	case errors.Is(end, errInterrupted):

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -557,5 +558,65 @@ func TestLoadSchema(t *testing.T) {
 	var raw json.RawMessage
 	if err := json.Unmarshal(s.JSONSchema(), &raw); err != nil {
 		t.Errorf("schema document: %v", err)
+	}
+}
+
+// A spool left by an earlier run (the broker was down when it closed) is
+// sent by the next `publish --spool-dir` that opens it, before its own
+// document, and the summary accounts for the spool. An unusable
+// --spool-dir fails before anything is read, naming the directory.
+func TestPublishSpoolDir(t *testing.T) {
+	t.Parallel()
+	brokers, prefix, args := kafkaArgs(t)
+	dir := t.TempDir()
+	stream := "spooled"
+	leaveInSpool(t, brokers, prefix, dir, stream, 3)
+
+	_, stderr, code := runKafkaesk(t, "", publishArgs(args, []string{"--spool-dir", dir, "--stream", stream, "--schema", "Order:1", "--data", `{"id":4}`})...)
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
+	}
+	want := "published 1, failed 0 to " + stream + "; spool " + dir + ": 0 written to it, 3 delivered from it, 0 failed from it, 0 left on disk"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr:\n%s\nwant %q", stderr, want)
+	}
+	got := readValues(t, brokers, prefix+stream, 4)
+	for i, v := range got[:3] {
+		if want := fmt.Sprintf(`"left %d"`, i); v != want {
+			t.Errorf("message %d is %s, want %s: the spool's, in order, first", i, v, want)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runKafkaesk(t, "", publishArgs(args, []string{"--spool-dir", file, "--stream", stream, "--schema", "Order:1", "--data", `{}`})...)
+	if code == 0 || !strings.Contains(stderr, file) {
+		t.Errorf("exit code %d, stderr:\n%s\nwant a failure naming %s", code, stderr, file)
+	}
+}
+
+// leaveInSpool writes n raw messages "left 0", "left 1", ... for stream
+// into the spool dir, as a run whose broker went away leaves them.
+func leaveInSpool(t *testing.T, brokers []string, prefix, dir, stream string, n int) {
+	t.Helper()
+	down := kafkaesktest.New(t, nil)
+	app, err := core.New(core.Config{Brokers: down.Brokers(), TopicPrefix: prefix, RequestTimeout: 500 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Spool: core.SpoolConfig{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Close()
+	for i := range n {
+		if err := app.RawPublishAsync(t.Context(), stream, []byte(fmt.Sprintf(`"left %d"`, i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := app.SpoolStats(); st.OnDisk != int64(n) {
+		t.Fatalf("the spool holds %d messages, want %d", st.OnDisk, n)
 	}
 }

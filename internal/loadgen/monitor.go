@@ -89,8 +89,9 @@ func summarize(rs []*latencyRecorder) latencySummary {
 // sample is the state of a run at one tick of the monitor.
 type sample struct {
 	at                   time.Duration // since the start
-	sent, acked, dropped int64         // so far
+	sent, acked, dropped int64         // so far; acked includes what the spool delivered
 	queued               int64
+	spooled, onDisk      int64   // handed to the disk spool so far; in it now
 	sentRate, ackedRate  float64 // events/s since the previous sample
 	calls                int64   // calls measured since the previous sample
 	p99                  int64   // their p99, in ns; 0 without calls
@@ -118,13 +119,14 @@ type monitor struct {
 	done     chan struct{} // closed by the monitor goroutine when it returns
 
 	// Owned by the monitor goroutine until done is closed.
-	samples  []sample
-	peakHeap uint64 // heap objects, garbage included
-	peakLive uint64 // live heap after a GC
-	prev     sample
-	spare    []*hdrhistogram.Histogram // one per recorder, swapped in
-	merged   *hdrhistogram.Histogram
-	heapM    []metrics.Sample
+	samples                   []sample
+	peakHeap                  uint64 // heap objects, garbage included
+	peakLive                  uint64 // live heap after a GC
+	spoolPeak, spoolPeakBytes int64  // on disk
+	prev                      sample
+	spare                     []*hdrhistogram.Histogram // one per recorder, swapped in
+	merged                    *hdrhistogram.Histogram
+	heapM                     []metrics.Sample
 }
 
 // startMonitor starts sampling h and lats every sampleInterval, the
@@ -194,16 +196,20 @@ func (m *monitor) tick(last bool) {
 	if m.trim != nil {
 		m.trim()
 	}
-	st := m.h.Stats()
+	st := m.h.counts()
 	s := sample{
 		at:       time.Since(m.start),
 		sent:     st.Enqueued,
-		acked:    st.Published,
+		acked:    st.Acked,
 		dropped:  st.Dropped,
 		queued:   st.Queued,
+		spooled:  st.Spooled,
+		onDisk:   st.OnDisk,
 		heap:     m.readHeap(),
 		draining: m.draining.Load(),
 	}
+	m.spoolPeak = max(m.spoolPeak, st.OnDisk)
+	m.spoolPeakBytes = max(m.spoolPeakBytes, st.SpoolBytes)
 	for i, r := range m.lats {
 		h := r.swapInterval(m.spare[i])
 		m.merged.Merge(h)
@@ -228,10 +234,14 @@ func (m *monitor) progressLine(s *sample) string {
 	if s.draining {
 		phase = "draining"
 	}
-	return fmt.Sprintf("%-11s %6.1fs  sent %s (%s/s)  acked %s (%s/s)  dropped %s  queue %s  heap %s",
+	spool := ""
+	if s.spooled > 0 {
+		spool = "  spool " + commas(s.onDisk)
+	}
+	return fmt.Sprintf("%-11s %6.1fs  sent %s (%s/s)  acked %s (%s/s)  dropped %s  queue %s%s  heap %s",
 		phase, s.at.Seconds(),
 		commas(s.sent), si(s.sentRate), commas(s.acked), si(s.ackedRate),
-		commas(s.dropped), commas(s.queued), mib(s.heap))
+		commas(s.dropped), commas(s.queued), spool, mib(s.heap))
 }
 
 // progress is the run's live status on Options.Progress. On a terminal it is one line

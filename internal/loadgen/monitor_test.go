@@ -19,9 +19,9 @@ import (
 // time: a thousand events sent a second, half of them acknowledged.
 type clockCounters struct{ start time.Time }
 
-func (c clockCounters) Stats() sloghandler.Stats {
+func (c clockCounters) counts() counts {
 	n := time.Since(c.start).Milliseconds()
-	return sloghandler.Stats{Enqueued: n, Published: n / 2, Queued: n - n/2}
+	return counts{Stats: sloghandler.Stats{Enqueued: n, Published: n / 2, Queued: n - n/2}, Acked: n / 2}
 }
 
 // The monitor samples every 250ms, exactly, and once more when stopped;

@@ -20,36 +20,56 @@ const (
 	plotHeight = 7 * vg.Inch
 )
 
-// WritePlot draws r's samples as a PNG of two panels sharing the time
-// axis: throughput (sent and acknowledged events/s per sample interval,
-// the outage shaded) above, the callers' p99 latency per interval (log
-// scale) below.
+// WritePlot draws r's samples as a PNG of panels sharing the time axis:
+// throughput (sent and acknowledged events/s per sample interval, the
+// outage shaded) at the top; with a disk spool, the backlog (events in
+// the queue and on disk) below it; the callers' p99 latency per interval
+// (log scale) at the bottom.
 func WritePlot(w io.Writer, r *Result) error {
 	top, err := throughputPlot(r)
 	if err != nil {
 		return err
 	}
+	panels := []*plot.Plot{top}
+	if r.Spool != nil {
+		backlog, err := backlogPlot(r)
+		if err != nil {
+			return err
+		}
+		panels = append(panels, backlog)
+	}
 	bottom, err := latencyPlot(r)
 	if err != nil {
 		return err
 	}
-	// The same time axis for both panels.
-	xmax := math.Max(top.X.Max, bottom.X.Max)
-	top.X.Min, bottom.X.Min = 0, 0
-	top.X.Max, bottom.X.Max = xmax, xmax
+	panels = append(panels, bottom)
+	// The same time axis for every panel.
+	xmax := 0.0
+	for _, p := range panels {
+		xmax = math.Max(xmax, p.X.Max)
+	}
+	plots := make([][]*plot.Plot, len(panels))
+	for i, p := range panels {
+		p.X.Min, p.X.Max = 0, xmax
+		plots[i] = []*plot.Plot{p}
+	}
 
-	img := vgimg.New(plotWidth, plotHeight)
+	height := plotHeight
+	if len(panels) > 2 {
+		height += plotHeight / 2
+	}
+	img := vgimg.New(plotWidth, height)
 	dc := draw.New(img)
-	plots := [][]*plot.Plot{{top}, {bottom}}
 	tiles := draw.Tiles{
-		Rows: 2, Cols: 1,
+		Rows: len(panels), Cols: 1,
 		PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
 		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter,
 		PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter,
 	}
 	canvases := plot.Align(plots, tiles, dc)
-	top.Draw(canvases[0][0])
-	bottom.Draw(canvases[1][0])
+	for i, p := range panels {
+		p.Draw(canvases[i][0])
+	}
 	_, err = vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 	return err
 }
@@ -74,18 +94,8 @@ func throughputPlot(r *Result) (*plot.Plot, error) {
 		acked = append(acked, plotter.XY{X: t, Y: s.ackedRate})
 		ymax = math.Max(ymax, math.Max(s.sentRate, s.ackedRate))
 	}
-	if o := r.Outage; o != nil {
-		band, err := plotter.NewPolygon(plotter.XYs{
-			{X: o.StartSeconds, Y: 0}, {X: o.EndSeconds, Y: 0},
-			{X: o.EndSeconds, Y: ymax}, {X: o.StartSeconds, Y: ymax},
-		})
-		if err != nil {
-			return nil, err
-		}
-		band.Color = color.RGBA{R: 255, G: 220, B: 220, A: 255}
-		band.LineStyle.Width = 0
-		p.Add(band)
-		p.Legend.Add("outage", band)
+	if err := addOutage(p, r, ymax); err != nil {
+		return nil, err
 	}
 	if err := addLine(p, "sent", sent, 0); err != nil {
 		return nil, err
@@ -97,6 +107,59 @@ func throughputPlot(r *Result) (*plot.Plot, error) {
 	p.Y.Min, p.Y.Max = 0, ymax*1.35
 	p.Y.Tick.Marker = siTicks{}
 	return p, nil
+}
+
+// backlogPlot draws what was accepted and not acknowledged yet: the
+// events in the handler's queue and in the disk spool, the outage
+// shaded, so that the spool is seen filling and draining.
+func backlogPlot(r *Result) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "backlog: events in the queue and on disk"
+	p.Y.Label.Text = "events"
+	p.X.Label.Text = "seconds"
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	queued := plotter.XYs{{}}
+	onDisk := plotter.XYs{{}}
+	ymax := 1.0
+	for _, s := range r.samples {
+		t := s.at.Seconds()
+		queued = append(queued, plotter.XY{X: t, Y: float64(s.queued)})
+		onDisk = append(onDisk, plotter.XY{X: t, Y: float64(s.onDisk)})
+		ymax = math.Max(ymax, float64(max(s.queued, s.onDisk)))
+	}
+	if err := addOutage(p, r, ymax); err != nil {
+		return nil, err
+	}
+	if err := addLine(p, "in the queue", queued, 3); err != nil {
+		return nil, err
+	}
+	if err := addLine(p, "on disk (spool)", onDisk, 4); err != nil {
+		return nil, err
+	}
+	p.Y.Min, p.Y.Max = 0, ymax*1.35
+	p.Y.Tick.Marker = siTicks{}
+	return p, nil
+}
+
+// addOutage shades r's outage, if any, up to ymax.
+func addOutage(p *plot.Plot, r *Result, ymax float64) error {
+	o := r.Outage
+	if o == nil {
+		return nil
+	}
+	band, err := plotter.NewPolygon(plotter.XYs{
+		{X: o.StartSeconds, Y: 0}, {X: o.EndSeconds, Y: 0},
+		{X: o.EndSeconds, Y: ymax}, {X: o.StartSeconds, Y: ymax},
+	})
+	if err != nil {
+		return err
+	}
+	band.Color = color.RGBA{R: 255, G: 220, B: 220, A: 255}
+	band.LineStyle.Width = 0
+	p.Add(band)
+	p.Legend.Add("outage", band)
+	return nil
 }
 
 func latencyPlot(r *Result) (*plot.Plot, error) {

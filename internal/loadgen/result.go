@@ -25,19 +25,23 @@ type Result struct {
 	LoadSeconds  float64 `json:"load_s"`  // how long the goroutines logged
 	DrainSeconds float64 `json:"drain_s"` // then how long until the queue was empty
 
-	// Sent = Acknowledged + Dropped + Failed + Unknown once drained, as
-	// sloghandler.Stats counts them: nothing is queued after Close.
-	Sent             int64   `json:"sent"` // log calls handed to the handler
-	SentPerSecond    float64 `json:"sent_per_s"`
-	Acknowledged     int64   `json:"acknowledged"`
-	AckedPerSecond   float64 `json:"acknowledged_per_s"` // over the load and the drain
-	Dropped          int64   `json:"dropped"`
-	Failed           int64   `json:"failed"`  // not delivered, and not in the topic
-	Unknown          int64   `json:"unknown"` // given up on while a request carried it: may be in the topic
-	LatencyP50Micro  float64 `json:"latency_p50_us"`
-	LatencyP99Micro  float64 `json:"latency_p99_us"`
-	LatencyP999Micro float64 `json:"latency_p99_9_us"`
-	LatencyMaxMicro  float64 `json:"latency_max_us"`
+	// Sent = Acknowledged + Dropped + Failed + Unknown + SpoolLeft once
+	// drained, as sloghandler.Stats counts them (nothing is queued after
+	// Close), with what went through the disk spool counted where it
+	// ended: delivered from it, failed from it, or left in it.
+	Sent           int64   `json:"sent"` // log calls handed to the handler
+	SentPerSecond  float64 `json:"sent_per_s"`
+	Acknowledged   int64   `json:"acknowledged"`
+	AckedPerSecond float64 `json:"acknowledged_per_s"` // over the load and the drain
+	Dropped        int64   `json:"dropped"`
+	Failed         int64   `json:"failed"`  // not delivered, and not in the topic
+	Unknown        int64   `json:"unknown"` // given up on while a request carried it: may be in the topic
+	// With a disk spool (kafkaesk bench --spool-dir), nil without.
+	Spool            *SpoolResult `json:"spool,omitempty"`
+	LatencyP50Micro  float64      `json:"latency_p50_us"`
+	LatencyP99Micro  float64      `json:"latency_p99_us"`
+	LatencyP999Micro float64      `json:"latency_p99_9_us"`
+	LatencyMaxMicro  float64      `json:"latency_max_us"`
 	// Baseline is the same calls through slog.JSONHandler into
 	// io.Discard, with Options.Baseline; nil without.
 	Baseline *LatencyResult `json:"baseline_latency,omitempty"`
@@ -69,11 +73,23 @@ func (s latencySummary) result() *LatencyResult {
 	return &LatencyResult{Calls: s.calls, P50Micro: micros(s.p50), P99Micro: micros(s.p99), P999Micro: micros(s.p999), MaxMicro: micros(s.maxLat)}
 }
 
+// SpoolResult is what went through the disk spool.
+type SpoolResult struct {
+	Dir     string `json:"dir"`
+	Spooled int64  `json:"spooled"` // events the full queue handed to the spool
+	// Left is the events still in the spool after the drain: sent by the
+	// next process to open Dir.
+	Left         int64 `json:"left"`
+	PeakMessages int64 `json:"peak_messages"` // the most on disk at a sample
+	PeakBytes    int64 `json:"peak_bytes"`
+}
+
 // OutageResult is what the outage scenario saw.
 type OutageResult struct {
 	StartSeconds      float64 `json:"start_s"` // since the load started
 	EndSeconds        float64 `json:"end_s"`
 	DroppedDuring     int64   `json:"dropped_during"`
+	SpooledDuring     int64   `json:"spooled_during,omitempty"`
 	AcknowledgedAfter int64   `json:"acknowledged_after"` // once the broker was back
 	// RecoverySeconds is from the end of the outage to the first
 	// acknowledgement after it; -1: none before the load ended.
@@ -95,7 +111,7 @@ func (g *generator) result(r *loadRun) *Result {
 		LoadSeconds:      r.loadElapsed.Seconds(),
 		DrainSeconds:     r.drainElapsed.Seconds(),
 		Sent:             r.final.Enqueued,
-		Acknowledged:     r.final.Published,
+		Acknowledged:     r.final.Acked,
 		Dropped:          r.final.Dropped,
 		Failed:           r.final.Failed,
 		Unknown:          r.final.Unknown,
@@ -108,6 +124,9 @@ func (g *generator) result(r *loadRun) *Result {
 		MaxRSSBytes:      maxRSS(),
 		CPUSeconds:       r.cpu.Seconds(),
 		samples:          r.samples,
+	}
+	if st := g.app.SpoolStats(); st.Dir != "" {
+		res.Spool = &SpoolResult{Dir: st.Dir, Spooled: r.final.Spooled, Left: r.final.OnDisk, PeakMessages: r.spoolPeak, PeakBytes: r.spoolPeakBytes}
 	}
 	if o.Broker == nil {
 		res.Broker = strings.Join(g.app.Config().Brokers, ",")
@@ -126,6 +145,7 @@ func (g *generator) result(r *loadRun) *Result {
 			StartSeconds:      ev.pausedAt.Seconds(),
 			EndSeconds:        ev.resumedAt.Seconds(),
 			DroppedDuring:     ev.droppedAtResume - ev.droppedAtPause,
+			SpooledDuring:     ev.spooledAtResume - ev.spooledAtPause,
 			AcknowledgedAfter: r.final.Published - ev.ackedAtResume,
 			RecoverySeconds:   -1,
 		}
@@ -165,13 +185,21 @@ func (r *Result) WriteText(w io.Writer) error {
 		if o.RecoverySeconds >= 0 {
 			recovery = fmt.Sprintf("delivering again %.2fs after it", o.RecoverySeconds)
 		}
-		fmt.Fprintf(tw, "outage\tproduce refused from %.2fs to %.2fs; %s dropped meanwhile; %s; %s acknowledged after it\n",
-			o.StartSeconds, o.EndSeconds, commas(o.DroppedDuring), recovery, commas(o.AcknowledgedAfter))
+		spooled := ""
+		if r.Spool != nil {
+			spooled = ", " + commas(o.SpooledDuring) + " spooled"
+		}
+		fmt.Fprintf(tw, "outage\tproduce refused from %.2fs to %.2fs; %s dropped%s meanwhile; %s; %s acknowledged after it\n",
+			o.StartSeconds, o.EndSeconds, commas(o.DroppedDuring), spooled, recovery, commas(o.AcknowledgedAfter))
 	}
 	fmt.Fprintf(tw, "sent\t%s events\t%s/s\n", commas(r.Sent), commas(int64(r.SentPerSecond)))
 	fmt.Fprintf(tw, "acknowledged\t%s events\t%s/s (drained in %.2fs)\n", commas(r.Acknowledged), commas(int64(r.AckedPerSecond)), r.DrainSeconds)
 	fmt.Fprintf(tw, "dropped\t%s events\t%.2f%%\n", commas(r.Dropped), percent(r.Dropped, r.Sent))
 	fmt.Fprintf(tw, "failed\t%s events\n", commas(r.Failed))
+	if s := r.Spool; s != nil {
+		fmt.Fprintf(tw, "spool\t%s events spooled, at most %s (%s) on disk; %s left in %s\n",
+			commas(s.Spooled), commas(s.PeakMessages), mib(uint64(s.PeakBytes)), commas(s.Left), s.Dir)
+	}
 	if r.Unknown > 0 {
 		fmt.Fprintf(tw, "outcome unknown\t%s events (given up on while a request carried them: they may be in the topic)\n", commas(r.Unknown))
 	}

@@ -105,20 +105,50 @@ func TestWriteTextGivesTheLoadedShare(t *testing.T) {
 	}
 }
 
+// spooledResult is sampleResult with a disk spool that took what the
+// queue could not during the outage.
+func spooledResult() *Result {
+	r := sampleResult()
+	r.Acknowledged, r.Dropped = 12000, 0
+	r.Outage.DroppedDuring, r.Outage.SpooledDuring = 0, 1000
+	r.Spool = &SpoolResult{Dir: "/var/spool/bench", Spooled: 1000, PeakMessages: 900, PeakBytes: 3 << 20}
+	for i := range r.samples {
+		if at := r.samples[i].at; at > time.Second && at <= 2*time.Second {
+			r.samples[i].onDisk = int64(at/time.Millisecond) - 1000
+		}
+	}
+	return r
+}
+
+func TestWriteTextShowsTheSpool(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, spooledResult().WriteText(&out))
+	assert.Contains(t, out.String(), "outage          produce refused from 1.00s to 2.00s; 0 dropped, 1,000 spooled meanwhile;")
+	assert.Contains(t, out.String(), "spool           1,000 events spooled, at most 900 (3.0 MiB) on disk; 0 left in /var/spool/bench\n")
+	out.Reset()
+	require.NoError(t, sampleResult().WriteText(&out))
+	assert.NotContains(t, out.String(), "spool")
+}
+
 // The chart is a PNG of the documented size, also for a run without
-// samples of latency.
+// samples of latency; with a spool it has a third panel, the backlog,
+// and is half again as high.
 func TestWritePlotDrawsAPNG(t *testing.T) {
-	for name, r := range map[string]*Result{
-		"outage":     sampleResult(),
-		"no samples": {Scenario: "none"},
+	for name, tt := range map[string]struct {
+		r      *Result
+		height int
+	}{
+		"outage":     {sampleResult(), 672},
+		"no samples": {&Result{Scenario: "none"}, 672},
+		"spool":      {spooledResult(), 1008},
 	} {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			var out bytes.Buffer
-			require.NoError(t, WritePlot(&out, r))
+			require.NoError(t, WritePlot(&out, tt.r))
 			img, err := png.Decode(&out)
 			require.NoError(t, err)
 			assert.Equal(t, 960, img.Bounds().Dx())
-			assert.Equal(t, 672, img.Bounds().Dy())
+			assert.Equal(t, tt.height, img.Bounds().Dy())
 		})
 	}
 }

@@ -138,10 +138,12 @@ func (g *generator) run(ctx context.Context) (*Result, error) {
 type loadRun struct {
 	loadElapsed    time.Duration // the load, from the first call to the stop
 	drainElapsed   time.Duration // from the stop until the queue was empty or the drain timed out
-	final          sloghandler.Stats
+	final          counts
 	ackedAtLoadEnd int64
 	latency        latencySummary
 	samples        []sample
+	spoolPeak      int64 // events on disk, the most at a sample
+	spoolPeakBytes int64
 	peakHeap       uint64
 	peakLive       uint64
 	cpu            time.Duration
@@ -177,14 +179,15 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 	// load's memory.
 	runtime.GC()
 	cpu0 := cpuTime()
-	mon := startMonitor(h, lats, g.prog, spec.label, trim)
+	pipe := newPipeline(h, g.app)
+	mon := startMonitor(pipe, lats, g.prog, spec.label, trim)
 
 	loadDone := make(chan struct{})
 	outageDone := make(chan struct{})
 	var ev *outageEvents
 	if spec.outage {
 		ev = new(outageEvents)
-		out := &outage{broker: o.Broker, h: h, start: mon.start, load: spec.duration, length: o.Outage, say: g.say}
+		out := &outage{broker: o.Broker, h: pipe, start: mon.start, load: spec.duration, length: o.Outage, say: g.say}
 		go func() {
 			defer close(outageDone)
 			*ev = out.run(loadDone)
@@ -197,11 +200,12 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 	close(loadDone)
 	<-outageDone
 	mon.loadEnded()
-	ackedAtLoadEnd := h.Stats().Published
+	ackedAtLoadEnd := pipe.counts().Acked
 
 	dctx, cancel := context.WithTimeout(context.Background(), o.DrainTimeout)
 	defer cancel()
 	_ = h.Flush(dctx) // a timeout shows as events still queued, then failed or unknown by Close
+	drainSpool(dctx, pipe)
 	drainEnd := time.Now()
 	closeErr := h.Close(dctx)
 	mon.stop()
@@ -209,14 +213,36 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 	return &loadRun{
 		loadElapsed:    loadEnd.Sub(mon.start),
 		drainElapsed:   drainEnd.Sub(loadEnd),
-		final:          h.Stats(),
+		final:          pipe.counts(),
 		ackedAtLoadEnd: ackedAtLoadEnd,
 		latency:        summarize(lats),
 		samples:        mon.samples,
+		spoolPeak:      mon.spoolPeak,
+		spoolPeakBytes: mon.spoolPeakBytes,
 		peakHeap:       mon.peakHeap,
 		peakLive:       mon.peakLive,
 		cpu:            cpuTime() - cpu0,
 		outage:         ev,
 		closeErr:       closeErr,
 	}, nil
+}
+
+// spoolPoll is how often the drain looks at the spool.
+const spoolPoll = 10 * time.Millisecond
+
+// drainSpool waits until pipe's spool is empty or ctx ends: what is left
+// then stays on disk, for the next process, and shows in the result.
+func drainSpool(ctx context.Context, pipe *pipeline) {
+	if !pipe.spooling {
+		return
+	}
+	tick := time.NewTicker(spoolPoll)
+	defer tick.Stop()
+	for pipe.counts().OnDisk > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -118,6 +118,37 @@ func TestRunOutageDropsThenDeliversAfterIt(t *testing.T) {
 	assert.Contains(t, prog.String(), "loadgen: outage over")
 }
 
+// With a disk spool, the same outage drops nothing: the full queue
+// spills to the spool, which drains once the broker is back, and the
+// run waits for it before it counts.
+func TestRunOutageWithASpoolDropsNothing(t *testing.T) {
+	b := kafkaesktest.New(t, nil)
+	dir := t.TempDir()
+	app, err := core.New(core.Config{Brokers: b.Brokers(), TopicPrefix: kafkaesktest.TopicPrefix(t),
+		Logger: slog.New(slog.DiscardHandler), Spool: core.SpoolConfig{Dir: dir}})
+	require.NoError(t, err)
+	t.Cleanup(func() { app.Close(context.Background()) })
+	var prog bytes.Buffer
+	res, err := loadgen.Run(t.Context(), app, loadgen.Options{
+		Scenario: loadgen.Outage, Duration: 3 * time.Second, Outage: time.Second,
+		Rate: 4000, Goroutines: 2, QueueSize: 10, Broker: b, Progress: &prog,
+	})
+	require.NoError(t, err)
+	assert.Zero(t, res.Dropped, "none dropped")
+	assert.Zero(t, res.Failed)
+	assert.Zero(t, res.Unknown)
+	require.NotNil(t, res.Spool, "the summary has the spool")
+	assert.Equal(t, dir, res.Spool.Dir)
+	assert.Positive(t, res.Spool.Spooled, "the queue spilled to the spool")
+	assert.Positive(t, res.Outage.SpooledDuring)
+	assert.Positive(t, res.Spool.PeakMessages, "the samples saw the spool fill")
+	assert.Zero(t, res.Spool.Left, "and drain")
+	assert.Equal(t, res.Sent, res.Acknowledged, "every event acknowledged, from the queue or the spool")
+	assert.Contains(t, prog.String(), "spool ")
+	var png bytes.Buffer
+	require.NoError(t, loadgen.WritePlot(&png, res))
+}
+
 // The slow broker holds each produce request: the pipeline falls behind,
 // the caller does not wait for it.
 func TestRunSlowBrokerStillDelivers(t *testing.T) {

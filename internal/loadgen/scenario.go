@@ -2,8 +2,6 @@ package loadgen
 
 import (
 	"time"
-
-	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 )
 
 // Scenario is a preset load. The zero value, [NoScenario], is the load
@@ -73,11 +71,11 @@ type Broker interface {
 	Truncate(topic string) error
 }
 
-// counters is what the monitor and the outage read of the handler:
-// *sloghandler.Handler, or a fake in tests. Stats must be safe to call
+// counters is what the monitor and the outage read of the pipeline: a
+// *pipeline, or a fake in tests. counts must be safe to call
 // concurrently with logging.
 type counters interface {
-	Stats() sloghandler.Stats
+	counts() counts
 }
 
 // outageEvents is what happened during the outage scenario. Times are
@@ -87,6 +85,8 @@ type outageEvents struct {
 	recoveredAt         time.Duration // the first acknowledgement after resumedAt; zero: none before the load ended
 	droppedAtPause      int64
 	droppedAtResume     int64
+	spooledAtPause      int64
+	spooledAtResume     int64
 	ackedAtResume       int64
 }
 
@@ -120,7 +120,8 @@ func (o *outage) run(loadDone <-chan struct{}) outageEvents {
 	}
 	resume := o.broker.Pause()
 	ev.pausedAt = time.Since(o.start)
-	ev.droppedAtPause = o.h.Stats().Dropped
+	s := o.h.counts()
+	ev.droppedAtPause, ev.spooledAtPause = s.Dropped, s.Spooled
 	o.say("outage: the broker refuses produce requests for %v", o.length)
 	t.Reset(o.length)
 	select {
@@ -129,15 +130,15 @@ func (o *outage) run(loadDone <-chan struct{}) outageEvents {
 	}
 	resume()
 	ev.resumedAt = time.Since(o.start)
-	s := o.h.Stats()
-	ev.droppedAtResume, ev.ackedAtResume = s.Dropped, s.Published
+	s = o.h.counts()
+	ev.droppedAtResume, ev.spooledAtResume, ev.ackedAtResume = s.Dropped, s.Spooled, s.Acked
 	o.say("outage over: the broker accepts produce requests again")
 
 	// How long the pipeline takes to deliver again: the retry backoffs
 	// of the handler and of the producer.
 	poll := time.NewTicker(recoveryPoll)
 	defer poll.Stop()
-	for o.h.Stats().Published == ev.ackedAtResume {
+	for o.h.counts().Acked == ev.ackedAtResume {
 		select {
 		case <-poll.C:
 		case <-loadDone:

@@ -37,8 +37,9 @@ func (b *fakeBroker) Truncate(string) error            { return nil }
 // setCounters is a handler's counters that the test sets.
 type setCounters struct{ published, dropped atomic.Int64 }
 
-func (c *setCounters) Stats() sloghandler.Stats {
-	return sloghandler.Stats{Published: c.published.Load(), Dropped: c.dropped.Load()}
+func (c *setCounters) counts() counts {
+	p := c.published.Load()
+	return counts{Stats: sloghandler.Stats{Published: p, Dropped: c.dropped.Load()}, Acked: p}
 }
 
 // at runs f at d after the start, on a goroutine of the bubble.
