@@ -141,10 +141,12 @@ func newProducer(cfg *Config, d driver, topics *topicManager, m *metrics) (*prod
 		return nil, err
 	}
 	p.client = client
-	go p.run()
 	if p.spool != nil {
-		p.spooling = p.spool.start()
+		// What an earlier process left goes first: new messages follow it.
+		p.spooling = p.spool.log.Stats().Entries > 0
+		p.spool.start()
 	}
+	go p.run()
 	return p, nil
 }
 

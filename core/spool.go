@@ -151,12 +151,10 @@ func openSpool(p *producer, c SpoolConfig) (*spooler, error) {
 	return s, nil
 }
 
-// start starts the writer and the reader; active reports whether the
-// spool holds messages, which new ones must then follow.
-func (s *spooler) start() (active bool) {
+// start starts the writer and the reader.
+func (s *spooler) start() {
 	go s.runWriter()
 	go s.runReader()
-	return s.log.Stats().Entries > 0
 }
 
 // spoolable reports whether r may go to the spool: an asynchronous

@@ -68,7 +68,7 @@ func Example() {
 	}
 	// Output:
 	// INF signed in: user=ana, plan=pro attempt=2
-	// {Enqueued:1 Published:1 Dropped:0 Failed:0 Unknown:0 Queued:0}
+	// {Enqueued:1 Published:1 Spooled:0 Dropped:0 Failed:0 Unknown:0 Queued:0}
 	// PydanticLogModel:1 checkout INFO 20 signed in 2 "ana" "pro"
 }
 
