@@ -283,3 +283,52 @@ func TestFlagsHelp(t *testing.T) {
 		}
 	}
 }
+
+// The spool flags set Config.Spool, from the command line or from their
+// KAFKAESK_SPOOL_* variables (the flag wins), and a bad value names the
+// flag or the variable and the value.
+func TestSpoolFlags(t *testing.T) {
+	for _, name := range []string{core.EnvSpoolDir, core.EnvSpoolMaxBytes, core.EnvSpoolSync} {
+		t.Setenv(name, "")
+	}
+	parse := func(args ...string) (core.Config, error) {
+		fs := flag.NewFlagSet("collect", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var cfg core.Config
+		if err := core.AddSpoolFlags(fs, &cfg); err != nil {
+			return cfg, err
+		}
+		return cfg, fs.Parse(args)
+	}
+	cfg, err := parse("--spool-dir", "/var/spool/k", "--spool-max-bytes", "1048576", "--spool-sync", "batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (core.SpoolConfig{Dir: "/var/spool/k", MaxBytes: 1 << 20, Sync: core.SpoolSyncBatch}); cfg.Spool != want {
+		t.Errorf("Spool = %+v, want %+v", cfg.Spool, want)
+	}
+
+	t.Setenv(core.EnvSpoolDir, "/from/env")
+	t.Setenv(core.EnvSpoolSync, "never")
+	if cfg, err = parse(); err != nil || cfg.Spool.Dir != "/from/env" || cfg.Spool.Sync != core.SpoolSyncNever {
+		t.Errorf("from the environment: Spool = %+v, %v", cfg.Spool, err)
+	}
+	if cfg, err = parse("--spool-dir", "/from/flag", "--spool-sync", "interval"); err != nil || cfg.Spool.Dir != "/from/flag" || cfg.Spool.Sync != core.SpoolSyncInterval {
+		t.Errorf("the flag wins: Spool = %+v, %v", cfg.Spool, err)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--spool-max-bytes", "0"}, []string{"-spool-max-bytes", `"0"`}},
+		{[]string{"--spool-max-bytes", "1GiB"}, []string{"-spool-max-bytes", `"1GiB"`}},
+		{[]string{"--spool-sync", "always"}, []string{"-spool-sync", `"always"`, "interval, batch or never"}},
+	} {
+		_, err := parse(tt.args...)
+		requireErrorContains(t, err, tt.want...)
+	}
+	t.Setenv(core.EnvSpoolMaxBytes, "-5")
+	_, err = parse()
+	requireErrorContains(t, err, core.EnvSpoolMaxBytes, `"-5"`)
+}

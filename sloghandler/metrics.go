@@ -46,6 +46,7 @@ func collectPipelines(ps []*pipeline, ch chan<- prometheus.Metric) {
 		s.Dropped += st.Dropped
 		s.Failed += st.Failed
 		s.Unknown += st.Unknown
+		s.Spooled += st.Spooled
 		s.Queued += st.Queued
 		capacity[p.topic] += cap(p.slots)
 	}

@@ -1,0 +1,93 @@
+package sloghandler_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
+	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
+	"github.com/kafkaesk-go/kafkaesk/sloghandler"
+)
+
+// With a spool, a full queue spills to it instead of dropping: the
+// callers go on, Stats and the metrics count the spilled events as
+// spooled, and once the broker is back every event arrives, in order.
+func TestFullQueueSpillsToTheSpool(t *testing.T) {
+	broker := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
+	reg := prometheus.NewRegistry()
+	app, err := core.New(core.Config{
+		Brokers: broker.Brokers(), TopicPrefix: kafkaesktest.TopicPrefix(t), Partitions: 1,
+		RequestTimeout: time.Second, RetryBackoffMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Metrics: reg, Spool: core.SpoolConfig{Dir: t.TempDir()},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { app.Close(context.Background()) })
+	h, err := sloghandler.New(app, "logs", &sloghandler.Options{QueueSize: 10, Warnings: &bytes.Buffer{}})
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, app.EnsureStream(ctx, "logs", 0))
+	topic := app.Topic("logs")
+
+	start := broker.Stop()
+	logger := slog.New(h)
+	const n = 500
+	began := time.Now()
+	for i := range n {
+		logger.Info(fmt.Sprintf("e%03d", i))
+	}
+	assert.Less(t, time.Since(began), 2*time.Second, "the callers never wait for the broker")
+	require.Eventually(t, func() bool { return h.Stats().Spooled >= n-10 }, 10*time.Second, 10*time.Millisecond,
+		"all but the queue's 10 are written to the spool")
+	st := h.Stats()
+	assert.EqualValues(t, n, st.Enqueued)
+	assert.Zero(t, st.Dropped, "a full queue spills, it does not drop")
+	assert.Equal(t, st.Enqueued, st.Published+st.Dropped+st.Failed+st.Unknown+st.Spooled+st.Queued)
+	assert.EqualValues(t, st.Spooled, testutil.CounterValue(t, reg, "kafkaesk_log_events_total",
+		map[string]string{"stream_id": topic, "outcome": "spooled"}))
+
+	require.NoError(t, start())
+	require.NoError(t, h.Close(ctx))
+	st = h.Stats()
+	assert.Zero(t, st.Dropped+st.Failed+st.Unknown+st.Queued)
+	assert.EqualValues(t, n, st.Published+st.Spooled)
+	require.NoError(t, app.Close(ctx)) // lets the spool drain
+	spool := app.SpoolStats()
+	assert.Equal(t, st.Spooled, spool.Delivered, "the spool delivered what it took")
+	assert.Zero(t, spool.OnDisk)
+
+	msgs := testutil.ReadTopic(t, broker.Brokers(), topic, n, time.Minute)
+	for i, m := range msgs {
+		assert.Contains(t, string(m.Value), fmt.Sprintf(`"message":"e%03d"`, i), "message %d in order", i)
+	}
+}
+
+// SpoolDir is for Open, which makes the application; it must agree with
+// the Config's spool; an unusable directory fails Open, naming it.
+func TestSpoolDirOptionErrors(t *testing.T) {
+	brokers := kafkaesktest.Brokers(t)
+	app := newApp(t, brokers)
+	_, err := sloghandler.New(app, "logs", &sloghandler.Options{SpoolDir: t.TempDir()})
+	assert.ErrorContains(t, err, "is for Open: with New, the application's Config.Spool applies")
+
+	a, b := t.TempDir(), t.TempDir()
+	_, err = sloghandler.Open(core.Config{Brokers: brokers, Spool: core.SpoolConfig{Dir: a}}, "logs", &sloghandler.Options{SpoolDir: b})
+	assert.ErrorContains(t, err, fmt.Sprintf("Options.SpoolDir %q and Config.Spool.Dir %q differ", b, a))
+
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = sloghandler.Open(core.Config{Brokers: brokers}, "logs", &sloghandler.Options{SpoolDir: file})
+	assert.ErrorContains(t, err, file)
+}
