@@ -261,8 +261,8 @@ func (p *producer) acceptOrSpoolIf(now time.Time, force bool, recs []*Record) er
 		}
 		p.spooling = true
 	}
-	size, err := p.spool.room(recs)
-	if err != nil {
+	size := sizeOnDisk(recs)
+	if err := p.spool.room(recs, size); err != nil {
 		p.mu.Unlock()
 		return err
 	}

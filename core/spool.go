@@ -177,23 +177,29 @@ const (
 	intakeBytes    = 64 << 20
 )
 
-// room returns the size recs take on disk, or an error wrapping
-// ErrBufferFull when the intake or the disk has no room for them. p.mu
-// is held: only take, under it too, adds to the intake.
-func (s *spooler) room(recs []*Record) (int64, error) {
+// sizeOnDisk returns the size recs take in the spool's files.
+func sizeOnDisk(recs []*Record) int64 {
 	var size int64
 	for _, r := range recs {
-		size += spool.EncodedSize(entryOf(r))
+		e := entryOf(r)
+		size += spool.EncodedSize(&e)
 	}
+	return size
+}
+
+// room returns an error wrapping ErrBufferFull when the intake or the
+// disk has no room for recs, of size bytes on disk (sizeOnDisk). p.mu is
+// held: only take, under it too, adds to the intake.
+func (s *spooler) room(recs []*Record, size int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.intake)+len(recs) > max(s.p.cfg.MaxBufferedMessages, intakeMessages) || s.intakeBytes+size > intakeBytes {
-		return 0, fmt.Errorf("%w: the spool's writer is %d messages (%d bytes) behind", ErrBufferFull, len(s.intake), s.intakeBytes)
+		return fmt.Errorf("%w: the spool's writer is %d messages (%d bytes) behind", ErrBufferFull, len(s.intake), s.intakeBytes)
 	}
 	if s.log.Size()+s.intakeBytes+s.writingBytes+size > s.maxBytes() {
-		return 0, fmt.Errorf("%w: spool %s is full (MaxBytes %d)", ErrBufferFull, s.dir, s.maxBytes())
+		return fmt.Errorf("%w: spool %s is full (MaxBytes %d)", ErrBufferFull, s.dir, s.maxBytes())
 	}
-	return size, nil
+	return nil
 }
 
 // take adds recs, of size bytes on disk, to the intake. p.mu is held.
@@ -213,8 +219,8 @@ func (s *spooler) maxBytes() int64 {
 }
 
 // entryOf returns r as the spool keeps it.
-func entryOf(r *Record) *spool.Entry {
-	e := &spool.Entry{Topic: r.Topic, Key: r.Key, Value: r.Value, Time: r.Time}
+func entryOf(r *Record) spool.Entry {
+	e := spool.Entry{Topic: r.Topic, Key: r.Key, Value: r.Value, Time: r.Time}
 	if len(r.Headers) > 0 {
 		e.Headers = make([]spool.Header, len(r.Headers))
 		for i, h := range r.Headers {
@@ -229,11 +235,14 @@ func entryOf(r *Record) *spool.Entry {
 func (s *spooler) runWriter() {
 	defer close(s.writeDone)
 	var entries []spool.Entry
+	var spare []*Record // the intake's other slice: the two take turns
 	for {
 		s.mu.Lock()
 		batch := s.intake
 		s.writing, s.writingBytes = len(batch) > 0, s.intakeBytes
-		s.intake, s.intakeBytes = nil, 0
+		if len(batch) > 0 {
+			s.intake, s.intakeBytes, spare = spare, 0, nil
+		}
 		s.mu.Unlock()
 		if len(batch) == 0 {
 			select {
@@ -251,11 +260,13 @@ func (s *spooler) runWriter() {
 		}
 		entries = entries[:0]
 		for _, r := range batch {
-			entries = append(entries, *entryOf(r))
+			entries = append(entries, entryOf(r))
 		}
 		n, err := s.log.Append(entries)
 		clear(entries)
 		s.written(batch, n, err)
+		clear(batch)
+		spare = batch[:0]
 		s.mu.Lock()
 		s.writing, s.writingBytes = false, 0
 		s.mu.Unlock()
@@ -392,7 +403,7 @@ func (s *spooler) writeLate() {
 	slices.SortFunc(late, func(a, b *Record) int { return cmp.Compare(a.produce.seq, b.produce.seq) })
 	entries := make([]spool.Entry, len(late))
 	for i, r := range late {
-		entries[i] = *entryOf(r)
+		entries[i] = entryOf(r)
 	}
 	n, err := s.log.Prepend(entries)
 	s.spooled.Add(int64(n))

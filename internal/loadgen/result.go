@@ -146,7 +146,7 @@ func (g *generator) result(r *loadRun) *Result {
 			EndSeconds:        ev.resumedAt.Seconds(),
 			DroppedDuring:     ev.droppedAtResume - ev.droppedAtPause,
 			SpooledDuring:     ev.spooledAtResume - ev.spooledAtPause,
-			AcknowledgedAfter: r.final.Published - ev.ackedAtResume,
+			AcknowledgedAfter: r.final.Acked - ev.ackedAtResume,
 			RecoverySeconds:   -1,
 		}
 		if ev.recoveredAt > 0 {

@@ -23,7 +23,9 @@ type writer struct {
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
 }
 
-// maxKeptBuf is the largest write buffer kept between calls.
+// maxKeptBuf is the largest write buffer kept between calls, and about
+// the most one write(2) of Append writes: a bigger batch takes several,
+// so that the buffer is reused rather than grown for it.
 const maxKeptBuf = 1 << 20
 
 // Append writes entries at the tail of the spool, in order, with one
@@ -163,8 +165,8 @@ func (w *writer) encode(entries []Entry, at, free, room int64) (n int, full bool
 			return len(w.ends), false, err
 		}
 		w.ends = append(w.ends, len(w.buf))
-		if int64(len(w.buf)) >= room {
-			break
+		if int64(len(w.buf)) >= room || len(w.buf) >= maxKeptBuf {
+			break // a chunk the size of the buffer kept: Append writes the next
 		}
 	}
 	return len(w.ends), false, nil
