@@ -709,7 +709,9 @@ func (p *producer) close(ctx context.Context) error {
 // (from memory or from the spool) has been acknowledged for stall.
 func (p *producer) untilStalled(ctx context.Context, stall time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	progress := func() int64 { return p.delivered.Load() + p.failed.Load() + p.spool.delivered.Load() + p.spool.failed.Load() }
+	progress := func() int64 {
+		return p.delivered.Load() + p.failed.Load() + p.spool.delivered.Load() + p.spool.failed.Load()
+	}
 	go func() {
 		tick := time.NewTicker(min(stall/4, 100*time.Millisecond))
 		defer tick.Stop()
