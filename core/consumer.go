@@ -453,15 +453,45 @@ func (c *consumer) deadLetter(m *Record, cause error) error {
 	return nil
 }
 
-// deadLetter publishes rec to stream with DeadLetterHeaders.
+// deadLetter publishes rec to stream with DeadLetterHeaders, and waits
+// until it is safe: acknowledged, or, with a spool, written to the spool
+// (which delivers it), so that the consumed record may be committed.
 func (a *Application) deadLetter(ctx context.Context, stream string, rec *Record, group, why string) error {
-	if err := a.EnsureStream(ctx, stream, 0); err != nil {
-		return fmt.Errorf("dead-letter stream: %w", err)
+	opts := []PublishOption{Key(rec.Key), Headers(DeadLetterHeaders(rec, group, why)...)}
+	var err error
+	if a.producer.spool == nil {
+		if err := a.EnsureStream(ctx, stream, 0); err != nil {
+			return fmt.Errorf("dead-letter stream: %w", err)
+		}
+		err = a.RawPublish(ctx, stream, rec.Value, opts...)
+	} else {
+		// The producer creates the stream when it sends: a broker that
+		// is away does not keep the dead letter from the spool.
+		err = a.publishSpooled(ctx, stream, rec.Value, opts...)
 	}
-	if err := a.RawPublish(ctx, stream, rec.Value, Key(rec.Key), Headers(DeadLetterHeaders(rec, group, why)...)); err != nil {
+	if err != nil {
 		return fmt.Errorf("dead-letter %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}
 	return nil
+}
+
+// publishSpooled is RawPublish for an application with a spool: it
+// returns once the message is acknowledged or written to the spool, or
+// ctx ends.
+func (a *Application) publishSpooled(ctx context.Context, stream string, value []byte, opts ...PublishOption) error {
+	done := make(chan error, 1)
+	if err := a.RawPublishAsync(ctx, stream, value, func(err error) { done <- err }, opts...); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		if err == ErrSpooled {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // DeadLetterHeaders returns the headers of rec's dead-lettered copy:

@@ -296,3 +296,45 @@ func TestSpoolMetrics(t *testing.T) {
 	assert.Equal(t, 200.0, testutil.CounterValue(t, reg, "kafkaesk_published_messages_total",
 		map[string]string{"stream_id": app.Topic("orders"), "partition": "0", "error": "none"}))
 }
+
+// With a spool, a dead letter is safe once acknowledged or spooled: here
+// it queues behind what an earlier process left in the spool for the
+// dead-letter stream, arrives after it, and the failed record is
+// committed.
+func TestDeadLetterThroughTheSpool(t *testing.T) {
+	e := newDvEnv(t)
+	dir := t.TempDir()
+	down := kafkaesktest.New(t, nil)
+	left, err := core.New(core.Config{Brokers: down.Brokers(), TopicPrefix: e.prefix, RequestTimeout: 500 * time.Millisecond,
+		Logger: dvLogger(), Spool: core.SpoolConfig{Dir: dir}})
+	require.NoError(t, err)
+	down.Close()
+	for i := range 3 {
+		require.NoError(t, left.RawPublishAsync(testContext(t), "stream.dead", []byte(fmt.Sprintf(`"left %d"`, i)), nil))
+	}
+	require.NoError(t, left.Close(context.Background()))
+	require.EqualValues(t, 3, left.SpoolStats().OnDisk)
+
+	h := newDvFailing(failBad)
+	app := e.app(func(c *core.Config) { c.Partitions = 1; c.Spool = core.SpoolConfig{Dir: dir} })
+	sub, err := core.Subscribe(app, "stream", e.group, h.handle, &core.SubscribeOptions{OnError: core.ErrorPolicy{
+		Then: core.ActionDeadLetter, DeadLetterStream: "stream.dead",
+	}})
+	require.NoError(t, err)
+	for _, it := range []dvItem{{Key: "ok"}, {Key: "bad"}, {Key: "after"}} {
+		// Publish waits for the acknowledgement: never spooled.
+		require.NoError(t, app.Publish(testContext(t), "stream", it, core.Key([]byte(it.Key))))
+	}
+	run := startRun(t, app)
+	h.log.waitN(t, 2, 30*time.Second)
+	require.NoError(t, run.stop(t))
+	assert.Equal(t, core.SubscriptionStats{Handled: 2, DeadLettered: 1}, sub.Stats())
+	assert.Equal(t, []int64{3}, dvCommitted(t, e.brokers, e.group, app.Topic("stream"), 1), "the dead-lettered record is committed")
+
+	dead := testutil.ReadTopic(t, e.brokers, app.Topic("stream.dead"), 4, 30*time.Second)
+	require.Len(t, dead, 4)
+	for i := range 3 {
+		assert.Equal(t, fmt.Sprintf(`"left %d"`, i), string(dead[i].Value), "what the spool held goes first")
+	}
+	assert.Contains(t, string(dead[3].Value), `"key":"bad"`)
+}
