@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,46 @@ func TestSpoolDirOptionErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
 	_, err = sloghandler.Open(core.Config{Brokers: brokers}, "logs", &sloghandler.Options{SpoolDir: file})
 	assert.ErrorContains(t, err, file)
+}
+
+// A spool at its size limit drops the newest events and counts them, as
+// a full queue without a spool does; what it took is delivered.
+func TestFullSpoolDropsNewestAndCounts(t *testing.T) {
+	broker := kafkaesktest.New(t, &kafkaesktest.Options{DataDir: t.TempDir()})
+	app, err := core.New(core.Config{
+		Brokers: broker.Brokers(), TopicPrefix: kafkaesktest.TopicPrefix(t), Partitions: 1,
+		RequestTimeout: time.Second, RetryBackoffMax: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Spool: core.SpoolConfig{Dir: t.TempDir(), MaxBytes: 256 << 10},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { app.Close(context.Background()) })
+	warnings := &syncBuffer{}
+	h, err := sloghandler.New(app, "logs", &sloghandler.Options{QueueSize: 10, Warnings: warnings})
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, app.EnsureStream(ctx, "logs", 0))
+
+	start := broker.Stop()
+	logger := slog.New(h)
+	pad := strings.Repeat("x", 1000)
+	const n = 1000 // about a MiB: four times the spool's limit
+	for i := range n {
+		logger.Info(fmt.Sprintf("e%04d", i), "pad", pad)
+	}
+	require.Eventually(t, func() bool { st := h.Stats(); return st.Queued <= 10 && st.Spooled+st.Dropped >= n-10 },
+		10*time.Second, 10*time.Millisecond)
+	st := h.Stats()
+	assert.Positive(t, st.Dropped, "past the spool's limit, events are dropped")
+	assert.Greater(t, st.Spooled, int64(150), "a quarter MiB of kilobyte events is spooled")
+	assert.Equal(t, st.Enqueued, st.Published+st.Dropped+st.Failed+st.Unknown+st.Spooled+st.Queued, "and every one counted")
+	assert.LessOrEqual(t, app.SpoolStats().Bytes, int64(256<<10))
+	assert.Contains(t, warnings.String(), "the spool is full")
+
+	require.NoError(t, start())
+	require.NoError(t, h.Close(ctx))
+	require.NoError(t, app.Close(ctx))
+	st = h.Stats()
+	assert.Equal(t, st.Published+st.Spooled, testutil.MessageCount(t, broker.Brokers(), app.Topic("logs")), "what was taken is delivered")
 }
