@@ -302,10 +302,14 @@ func (p *producer) acceptFromSpool(recs []*Record) {
 // it.
 func (p *producer) stopSpoolingIfEmpty() {
 	p.mu.Lock()
-	if p.spooling && p.spool.empty() {
+	stopped := p.spooling && p.spool.empty()
+	if stopped {
 		p.spooling = false
 	}
 	p.mu.Unlock()
+	if stopped {
+		p.spool.log.SealTail() // its file goes once its messages are acknowledged
+	}
 }
 
 // acceptLocked puts recs in the current Flush epoch and at the end of the

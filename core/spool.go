@@ -446,6 +446,7 @@ func (s *spooler) close() error {
 	close(s.stopWrite)
 	<-s.writeDone
 	s.writeLate()
+	s.log.SealTail()
 	if err := s.log.Close(); err != nil {
 		return fmt.Errorf("spool %s: %w", s.dir, err)
 	}

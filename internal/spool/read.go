@@ -53,8 +53,10 @@ const (
 // never waits for Append. The entries' byte slices are fresh for each
 // call (one allocation for all of a call's bytes), the caller's to keep.
 //
-// When Next reaches the end of the tail segment it seals it, so that the
-// next Append starts a new segment and this one can be deleted once acked.
+// When Next reaches the end of a tail segment of at least a quarter of
+// SegmentBytes it seals it, so that the next Append starts a new segment
+// and this one can be deleted once acked (SealTail does it whatever the
+// size).
 //
 // A record that no longer checks out (the file changed under the spool)
 // makes Next return an error naming the segment, with the entries before
@@ -232,10 +234,30 @@ func (s *Spool) commitLocked(seg *segment, picks []pick, bad int) {
 		seg.readIdx, seg.readOff, seg.retOff = seg.count, seg.size, seg.size
 		seg.sealed = true
 	}
-	if n := len(s.segs); n > 0 && s.segs[n-1] == seg && seg.readIdx == seg.count && seg.count > 0 {
+	if n := len(s.segs); n > 0 && s.segs[n-1] == seg && seg.readIdx == seg.count && seg.size >= s.opts.SegmentBytes/4 {
 		seg.sealed = true
 	}
 	s.deleteIfDoneLocked(seg)
+}
+
+// SealTail seals the tail segment if Next has returned all of it, so
+// that its file is deleted once its entries are acked and the next
+// Append starts a new one. Next seals a tail it catches up with only once
+// the tail holds a quarter of SegmentBytes: a reader that keeps up with
+// the writer would otherwise make a segment file per Append. The owner
+// calls SealTail when it stops spooling, so that an idle spool keeps no
+// file.
+func (s *Spool) SealTail() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.segs); n > 0 {
+		if seg := s.segs[n-1]; seg.readIdx == seg.count && !seg.writing {
+			seg.sealed = true
+			s.deleteIfDoneLocked(seg)
+		}
+	}
 }
 
 // decodePicks appends the picks not skipped to out as Spooled entries,

@@ -308,7 +308,34 @@ func TestRewind(t *testing.T) {
 	for _, sp := range again {
 		s.Ack(sp.Ticket)
 	}
+	s.SealTail()
 	require.Equal(t, Stats{}, s.Stats())
+}
+
+// A reader that keeps up with the writer does not make a segment file per
+// Append: the tail it catches up with stays open until it holds a quarter
+// of SegmentBytes, or until SealTail, after which its file goes once its
+// entries are acked.
+func TestReaderKeepingUpReusesTheTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{Sync: SyncNever}) // segments of 16 MiB
+	var buf []Spooled
+	for i := range 1000 {
+		_, err := s.Append([]Entry{{Topic: "t", Value: make([]byte, 100)}})
+		require.NoError(t, err)
+		buf, err = s.Next(buf, 10, 0)
+		require.NoError(t, err)
+		require.Len(t, buf, 1, "append %d", i)
+		s.Ack(buf[0].Ticket)
+	}
+	require.Len(t, segFiles(t, dir), 1, "one segment for a thousand appends read at once")
+	require.Zero(t, s.Stats().Entries)
+	s.SealTail()
+	require.Empty(t, segFiles(t, dir), "sealed and all acked: deleted")
+	n, err := s.Append([]Entry{{Topic: "t", Value: make([]byte, 100)}})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Len(t, segFiles(t, dir), 1, "the next Append starts a new one")
 }
 
 // Stats and Size agree with the files on disk; Oldest is when the oldest
