@@ -43,8 +43,9 @@ import (
 // Close writes those it could not deliver to the spool, so that an exit
 // loses none. Close waits for delivery until its context ends or until
 // nothing has been acknowledged for Config.RequestTimeout (the broker is
-// away), whichever comes first. Delivery from the spool is at least once: a message sent
-// shortly before a crash, and not yet known acknowledged, is sent again.
+// away), whichever comes first. Delivery from the spool is at least
+// once: a message sent shortly before a crash, and not yet known
+// acknowledged, is sent again.
 //
 // With a spool, DeliveryTimeout does not apply: a message in memory is
 // retried until it is delivered, or written to the spool by Close.
