@@ -74,6 +74,10 @@ func summarize(rs []*latencyRecorder) latencySummary {
 		all.Merge(r.total)
 		r.mu.Unlock()
 	}
+	return summarizeHistogram(all)
+}
+
+func summarizeHistogram(all *hdrhistogram.Histogram) latencySummary {
 	if all.TotalCount() == 0 {
 		return latencySummary{}
 	}
@@ -127,14 +131,66 @@ type monitor struct {
 	spare                     []*hdrhistogram.Histogram // one per recorder, swapped in
 	merged                    *hdrhistogram.Histogram
 	heapM                     []metrics.Sample
+	phases                    *phases // nil: the run has none
+}
+
+// An outage scenario's run has three phases: before the broker goes
+// away, while it is away, and after it is back (the drain included).
+// The callers' latency is kept for each, so that a run that drops its
+// events during the outage (and so does almost nothing then) can be
+// compared with one that spools them, phase by phase.
+const (
+	phaseBefore = iota
+	phaseDuring
+	phaseAfter
+	numPhases
+)
+
+// phases sorts the monitor's intervals into the phases of an outage
+// planned from from to to (since the start): an interval belongs to the
+// phase its middle falls in.
+type phases struct {
+	from, to time.Duration
+	hist     [numPhases]*hdrhistogram.Histogram
+}
+
+func newPhases(from, to time.Duration) *phases {
+	ph := &phases{from: from, to: to}
+	for i := range ph.hist {
+		ph.hist[i] = newHistogram()
+	}
+	return ph
+}
+
+// add merges h, the latencies of the interval from start to end.
+func (ph *phases) add(start, end time.Duration, h *hdrhistogram.Histogram) {
+	mid, i := start+(end-start)/2, phaseDuring
+	switch {
+	case mid < ph.from:
+		i = phaseBefore
+	case mid >= ph.to:
+		i = phaseAfter
+	}
+	ph.hist[i].Merge(h)
+}
+
+// summaries returns the latency of each phase.
+func (ph *phases) summaries() [numPhases]latencySummary {
+	var out [numPhases]latencySummary
+	for i, h := range ph.hist {
+		out[i] = summarizeHistogram(h)
+	}
+	return out
 }
 
 // startMonitor starts sampling h and lats every sampleInterval, the
 // first time sampleInterval from now, on a goroutine of its own. The
-// caller owns that goroutine: it must call stop, which ends it.
-func startMonitor(h counters, lats []*latencyRecorder, prog *progress, label string, trim func()) *monitor {
+// caller owns that goroutine: it must call stop, which ends it. ph, if
+// not nil, gets the latencies by phase; it is the monitor's until stop
+// returns.
+func startMonitor(h counters, lats []*latencyRecorder, prog *progress, label string, trim func(), ph *phases) *monitor {
 	m := &monitor{
-		h: h, lats: lats, prog: prog, label: label, trim: trim,
+		h: h, lats: lats, prog: prog, label: label, trim: trim, phases: ph,
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		merged: newHistogram(),
@@ -218,6 +274,9 @@ func (m *monitor) tick(last bool) {
 	}
 	if s.calls = m.merged.TotalCount(); s.calls > 0 {
 		s.p99 = m.merged.ValueAtQuantile(99)
+		if m.phases != nil {
+			m.phases.add(m.prev.at, s.at, m.merged)
+		}
 	}
 	m.merged.Reset()
 	if dt := (s.at - m.prev.at).Seconds(); dt > 0 {

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"io"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func TestMonitorSamplesEveryQuarterSecond(t *testing.T) {
 		lats := newLatencyRecorders(2)
 		var trims atomic.Int64
 		var out bytes.Buffer
-		mon := startMonitor(clockCounters{time.Now()}, lats, newProgress(&out), "load", func() { trims.Add(1) })
+		mon := startMonitor(clockCounters{time.Now()}, lats, newProgress(&out), "load", func() { trims.Add(1) }, nil)
 		lats[1].record(2 * time.Millisecond) // in the first interval only
 		time.Sleep(time.Second + 100*time.Millisecond)
 		mon.loadEnded()
@@ -56,6 +57,34 @@ func TestMonitorSamplesEveryQuarterSecond(t *testing.T) {
 	})
 }
 
+// In an outage run, each interval's latencies go to the phase its
+// middle falls in: before, during or after the outage.
+func TestMonitorSortsLatenciesIntoTheOutagesPhases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lats := newLatencyRecorders(1)
+		ph := newPhases(250*time.Millisecond, 500*time.Millisecond)
+		mon := startMonitor(clockCounters{time.Now()}, lats, newProgress(io.Discard), "load", nil, ph)
+		for i, d := range []time.Duration{time.Microsecond, 2 * time.Microsecond, 30 * time.Microsecond, 40 * time.Microsecond, 500 * time.Microsecond, 600 * time.Microsecond} {
+			lats[0].record(d) // two calls an interval: 0-250ms, 250-500ms, ...
+			if i%2 == 1 {
+				time.Sleep(250 * time.Millisecond)
+			} else {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		mon.stop()
+
+		sums := ph.summaries()
+		assert.Equal(t, int64(2), sums[phaseBefore].calls, "the first interval ends before the outage")
+		assert.Equal(t, int64(2), sums[phaseDuring].calls)
+		assert.Equal(t, int64(2), sums[phaseAfter].calls)
+		assert.InEpsilon(t, int64(2*time.Microsecond), sums[phaseBefore].maxLat, 0.001)
+		assert.InEpsilon(t, int64(40*time.Microsecond), sums[phaseDuring].maxLat, 0.001)
+		assert.InEpsilon(t, int64(30*time.Microsecond), sums[phaseDuring].p50, 0.001)
+		assert.InEpsilon(t, int64(600*time.Microsecond), sums[phaseAfter].maxLat, 0.001)
+	})
+}
+
 // progressLine matches a status line: the phase, the time, the counters.
 var progressLine = regexp.MustCompile(`^(load|draining) +\d+\.\ds  sent [\d,]+ \([\d.]+k?/s\)  acked [\d,]+ \([\d.]+k?/s\)  dropped \d+  queue [\d,]+  heap [\d.]+ MiB$`)
 
@@ -64,7 +93,7 @@ var progressLine = regexp.MustCompile(`^(load|draining) +\d+\.\ds  sent [\d,]+ \
 func TestProgressIsALineASecondOffATerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
-		mon := startMonitor(clockCounters{time.Now()}, newLatencyRecorders(1), newProgress(&out), "load", nil)
+		mon := startMonitor(clockCounters{time.Now()}, newLatencyRecorders(1), newProgress(&out), "load", nil, nil)
 		time.Sleep(2600 * time.Millisecond)
 		mon.loadEnded()
 		mon.stop()

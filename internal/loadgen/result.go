@@ -94,6 +94,14 @@ type OutageResult struct {
 	// RecoverySeconds is from the end of the outage to the first
 	// acknowledgement after it; -1: none before the load ended.
 	RecoverySeconds float64 `json:"recovery_s"`
+	// The callers' latency before the outage, during it, and after it
+	// (the drain included), by the monitor's 250ms intervals. Without a
+	// spool a full queue drops, which costs the caller next to nothing:
+	// compare runs with and without one phase by phase, not by the
+	// whole run's percentiles alone.
+	CallerBefore *LatencyResult `json:"caller_before,omitempty"`
+	CallerDuring *LatencyResult `json:"caller_during,omitempty"`
+	CallerAfter  *LatencyResult `json:"caller_after,omitempty"`
 }
 
 // result summarizes the scenario's load r.
@@ -152,6 +160,11 @@ func (g *generator) result(r *loadRun) *Result {
 		if ev.recoveredAt > 0 {
 			res.Outage.RecoverySeconds = (ev.recoveredAt - ev.resumedAt).Seconds()
 		}
+		if ph := r.phases; ph != nil {
+			res.Outage.CallerBefore = ph[phaseBefore].result()
+			res.Outage.CallerDuring = ph[phaseDuring].result()
+			res.Outage.CallerAfter = ph[phaseAfter].result()
+		}
 	}
 	if r.closeErr != nil {
 		res.CloseError = r.closeErr.Error()
@@ -205,6 +218,17 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "caller latency\tp50 %s\tp99 %s\tp99.9 %s\tmax %s\n",
 		fmtMicros(r.LatencyP50Micro), fmtMicros(r.LatencyP99Micro), fmtMicros(r.LatencyP999Micro), fmtMicros(r.LatencyMaxMicro))
+	if o := r.Outage; o != nil {
+		for _, ph := range []struct {
+			name string
+			l    *LatencyResult
+		}{{"before the outage", o.CallerBefore}, {"during it", o.CallerDuring}, {"after it", o.CallerAfter}} {
+			if ph.l != nil {
+				fmt.Fprintf(tw, "  %s	p50 %s	p99 %s	p99.9 %s	max %s\n",
+					ph.name, fmtMicros(ph.l.P50Micro), fmtMicros(ph.l.P99Micro), fmtMicros(ph.l.P999Micro), fmtMicros(ph.l.MaxMicro))
+			}
+		}
+	}
 	if bl := r.Baseline; bl != nil {
 		fmt.Fprintf(tw, "baseline\tp50 %s\tp99 %s\tp99.9 %s\tmax %s\t(the same calls through slog.JSONHandler into io.Discard)\n",
 			fmtMicros(bl.P50Micro), fmtMicros(bl.P99Micro), fmtMicros(bl.P999Micro), fmtMicros(bl.MaxMicro))

@@ -141,6 +141,7 @@ type loadRun struct {
 	final          counts
 	ackedAtLoadEnd int64
 	latency        latencySummary
+	phases         *[numPhases]latencySummary // outage: the latency before, during and after it
 	samples        []sample
 	spoolPeak      int64 // events on disk, the most at a sample
 	spoolPeakBytes int64
@@ -180,7 +181,12 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 	runtime.GC()
 	cpu0 := cpuTime()
 	pipe := newPipeline(h, g.app)
-	mon := startMonitor(pipe, lats, g.prog, spec.label, trim)
+	var ph *phases
+	if spec.outage {
+		from := (spec.duration - o.Outage) / 2 // as outage.run has it
+		ph = newPhases(from, from+o.Outage)
+	}
+	mon := startMonitor(pipe, lats, g.prog, spec.label, trim, ph)
 
 	loadDone := make(chan struct{})
 	outageDone := make(chan struct{})
@@ -209,6 +215,11 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 	drainEnd := time.Now()
 	closeErr := h.Close(dctx)
 	mon.stop()
+	var byPhase *[numPhases]latencySummary
+	if ph != nil {
+		sums := ph.summaries()
+		byPhase = &sums
+	}
 
 	return &loadRun{
 		loadElapsed:    loadEnd.Sub(mon.start),
@@ -216,6 +227,7 @@ func (g *generator) load(ctx context.Context, spec loadSpec) (*loadRun, error) {
 		final:          pipe.counts(),
 		ackedAtLoadEnd: ackedAtLoadEnd,
 		latency:        summarize(lats),
+		phases:         byPhase,
 		samples:        mon.samples,
 		spoolPeak:      mon.spoolPeak,
 		spoolPeakBytes: mon.spoolPeakBytes,

@@ -141,6 +141,12 @@ func TestRunOutageWithASpoolDropsNothing(t *testing.T) {
 	assert.Equal(t, dir, res.Spool.Dir)
 	assert.Positive(t, res.Spool.Spooled, "the queue spilled to the spool")
 	assert.Positive(t, res.Outage.SpooledDuring)
+	for name, l := range map[string]*loadgen.LatencyResult{"before": res.Outage.CallerBefore, "during": res.Outage.CallerDuring, "after": res.Outage.CallerAfter} {
+		if assert.NotNil(t, l, "the callers' latency %s the outage", name) {
+			assert.Positive(t, l.Calls, "calls %s the outage", name)
+			assert.Positive(t, l.P999Micro, "p99.9 %s the outage", name)
+		}
+	}
 	assert.Positive(t, res.Spool.PeakMessages, "the samples saw the spool fill")
 	assert.Zero(t, res.Spool.Left, "and drain")
 	assert.Equal(t, res.Sent, res.Acknowledged, "every event acknowledged, from the queue or the spool")
