@@ -173,6 +173,8 @@ type Config struct {
 	// prometheus.DefaultRegisterer is what kafkaesk uses. Default: nil,
 	// no metrics, and nothing is measured.
 	Metrics prometheus.Registerer
+
+	caFile string // the ssl_cafile of ApplySettings, for errors that name it
 }
 
 // SASL selects an authentication mechanism and its credentials.

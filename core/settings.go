@@ -288,6 +288,7 @@ func (tf *tlsFiles) apply(c *Config) error {
 			return fmt.Errorf("setting \"ssl_cafile\": %s holds no PEM certificate", tf.ca)
 		}
 		cfg.RootCAs = pool
+		c.caFile = tf.ca
 	}
 	if (tf.cert == "") != (tf.key == "") {
 		return fmt.Errorf("settings \"ssl_certfile\" and \"ssl_keyfile\" must be given together")

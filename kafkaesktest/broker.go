@@ -14,12 +14,16 @@
 //	}
 //
 // A broker that requires authentication, to test a client's SASL
-// settings, is started with Options.SASL.
+// settings, is started with Options.SASL; one that speaks TLS (mutual or
+// not) with Options.TLS, from the certificates NewCertificates makes.
 package kafkaesktest
 
 import (
+	"cmp"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -51,6 +55,13 @@ type Options struct {
 	// this mechanism and password, before any other request is answered.
 	// Default: no authentication.
 	SASL SASL
+	// Users are more users the broker authenticates, beside SASL's;
+	// they need SASL.Mechanism set. Default: none.
+	Users []SASL
+	// TLS, when not nil, makes the broker's listener TLS: its certificate,
+	// and ClientAuth for mutual TLS. Certificates.ServerConfig returns
+	// one. With SASL too, the listener is SASL_SSL. Default: plaintext.
+	TLS *tls.Config
 }
 
 // SASL is the one user of a broker that requires authentication. Its
@@ -130,6 +141,19 @@ func (o Options) start() (*kfake.Cluster, error) {
 		return nil, fmt.Errorf("kafkaesktest: start broker: %w", err)
 	}
 	kopts = append(kopts, sasl...)
+	for i, u := range o.Users {
+		if o.SASL.Mechanism == "" {
+			return nil, fmt.Errorf("kafkaesktest: start broker: Users need SASL.Mechanism set")
+		}
+		more, err := u.opts()
+		if err != nil || len(more) == 0 {
+			return nil, fmt.Errorf("kafkaesktest: start broker: Users[%d]: %w", i, cmp.Or(err, errors.New("no Mechanism")))
+		}
+		kopts = append(kopts, more[1:]...) // the user, not EnableSASL again
+	}
+	if o.TLS != nil {
+		kopts = append(kopts, kfake.TLS(o.TLS))
+	}
 	cluster, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		if o.Port != 0 {
