@@ -186,6 +186,25 @@ type SASL struct {
 	Password  string
 }
 
+// String describes s without its password, so that printing a Config
+// (fmt's %v and %+v, slog) never shows it.
+func (s SASL) String() string {
+	if s.Mechanism == "" && s.Username == "" && s.Password == "" {
+		return "{none}"
+	}
+	pw := "not set"
+	if s.Password != "" {
+		pw = "set, not shown"
+	}
+	return fmt.Sprintf("{Mechanism:%s Username:%s Password:%s}", s.Mechanism, s.Username, pw)
+}
+
+// GoString is String, for fmt's %#v.
+func (s SASL) GoString() string { return "core.SASL" + s.String() }
+
+// LogValue is String, for log/slog.
+func (s SASL) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // Acks is how many replicas must acknowledge a produced batch.
 type Acks int8
 

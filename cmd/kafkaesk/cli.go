@@ -77,7 +77,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 				usage()
 				return nil, errHelp
 			}
-			return nil, &usageError{dashDash.ReplaceAllString(err.Error(), "$1--$2")}
+			return nil, &usageError{dashDash.ReplaceAllString(redactSecretFlag(err.Error()), "$1--$2")}
 		}
 		rest := fs.Args()
 		if k := len(args) - len(rest); k > 0 && args[k-1] == "--" {
@@ -89,6 +89,24 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// secretFlags are the flags whose values may hold a password: a parse
+// error does not echo them.
+var secretFlags = map[string]bool{"kafka-settings": true, "sasl-password": true}
+
+// invalidValue matches the flag package's message for a value its flag
+// refused, which quotes the value.
+var invalidValue = regexp.MustCompile(`^invalid value ".*" for flag -([A-Za-z][\w-]*): `)
+
+// redactSecretFlag takes the value out of msg when it is a secret
+// flag's.
+func redactSecretFlag(msg string) string {
+	m := invalidValue.FindStringSubmatch(msg)
+	if m == nil || !secretFlags[m[1]] {
+		return msg
+	}
+	return "invalid value (not shown: it may hold a password) for flag -" + m[1] + ": " + msg[len(m[0]):]
 }
 
 // dashDash finds the flag names in the flag package's messages, to spell
