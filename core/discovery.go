@@ -10,4 +10,3 @@ import (
 func (a *Application) listTopics(ctx context.Context) ([]string, error) {
 	return a.driver.listTopics(ctx)
 }
-
