@@ -109,3 +109,17 @@ func closedPort(t *testing.T) string {
 	require.NoError(t, ln.Close())
 	return addr
 }
+
+// The example's --kafka-settings reach a secured cluster: SASL_SSL with
+// SCRAM-SHA-256.
+func TestRunOverSASLSSL(t *testing.T) {
+	s := kafkaesktest.NewSecured(t)
+	code, stdout, stderr := runPubsub(t,
+		"--kafka-servers", strings.Join(s.SASLBrokers, ","),
+		"--kafka-settings", s.Settings(s.Users[1]),
+		"--topic-prefix", kafkaesktest.TopicPrefix(t),
+		"--timeout", "60s",
+	)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	assert.Equal(t, wantSteps, stdout)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 	"github.com/kafkaesk-go/kafkaesk/record"
@@ -331,4 +332,40 @@ func TestRunUnreachableBroker(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr.String(), "service: kafkaesk: no Kafka broker reachable at "+addr)
 	assert.Empty(t, stdout.String(), "it never listened")
+}
+
+// The service's --kafka-settings reach a secured cluster: it logs its
+// traffic over SASL_SSL with SCRAM-SHA-512.
+func TestRunTrafficOverSASLSSL(t *testing.T) {
+	s := kafkaesktest.NewSecured(t)
+	prefix := kafkaesktest.TopicPrefix(t)
+	svc := startService(t,
+		"--kafka-servers", strings.Join(s.SASLBrokers, ","),
+		"--kafka-settings", s.Settings(s.Users[2]),
+		"--topic-prefix", prefix,
+		"--addr", "127.0.0.1:0",
+		"--traffic", "50",
+	)
+	svc.waitFor(t, svc.stderr, func(out string) bool { return strings.Count(out, " request: method=GET, path=") >= 3 })
+	require.Equal(t, 0, svc.stop(t), "stderr:\n%s", svc.stderr)
+	assert.NotContains(t, svc.stderr.String(), "traffic: request failed")
+
+	cfg := core.Config{Brokers: s.SASLBrokers, TopicPrefix: prefix}
+	require.NoError(t, cfg.ApplySettings([]byte(s.Settings(s.Users[2]))))
+	app, err := core.New(cfg)
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	requests := 0
+	err = app.Read(ctx, "logs.example-service", &core.ReadOptions{From: core.Earliest(), UntilEnd: true}, func(_ context.Context, rec *core.Record) error {
+		ev, err := record.DecodeEvent(rec.Value)
+		require.NoError(t, err)
+		if ev.Message == "request" {
+			requests++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, requests, 3, "the requests' events are in the topic")
 }
