@@ -75,7 +75,7 @@ node_props_of_pid() { # the properties file of the node whose pid file holds PID
 }
 
 cluster_start() {
-  local t0="$1" base="$KAFKA_PORT" heap i port ports=() ready=() pids=() cid deadline n_ready
+  local t0="$1" base="$KAFKA_PORT" heap i port ports=() ready=() pids=() cid deadline n_ready seen="" count
   heap="$(cluster_heap)"
   for ((i = 1; i <= CLUSTER_NODES; i++)); do
     port="$(node_port "$base" "$i")"
@@ -147,7 +147,17 @@ EOF2
         log "node $i ready after $(elapsed "$t0") s"
       fi
     done
-    ((n_ready == CLUSTER_NODES)) && break
+    # Every node up; the cluster is ready once every broker's metadata lists
+    # all of them (a broker learns of the others' unfencing a moment later).
+    if ((n_ready == CLUSTER_NODES)); then
+      seen="" n_ready=0
+      for ((i = 1; i <= CLUSTER_NODES; i++)); do
+        count="$(metadata_broker_count "$(node_port "$base" "$i")" || echo '?')"
+        seen="$seen $count"
+        [[ "$count" == "$CLUSTER_NODES" ]] && n_ready=$((n_ready + 1))
+      done
+      ((n_ready == CLUSTER_NODES)) && break
+    fi
     if ((SECONDS >= deadline)); then
       for ((i = 1; i <= CLUSTER_NODES; i++)); do
         [[ -n "${ready[i - 1]}" ]] || tail_log "$(node_log "$i")"
@@ -158,14 +168,15 @@ EOF2
       for ((i = 1; i <= CLUSTER_NODES; i++)); do
         [[ -n "${ready[i - 1]}" ]] || late="$late node $i (127.0.0.1:$(node_port "$base" "$i"))"
       done
-      die "the Kafka $KAFKA_VERSION cluster was not ready within ${KAFKA_START_TIMEOUT} s; not ready:$late (log tails above)"
+      [[ -n "$late" ]] || late=" none, but the brokers' metadata listed$seen brokers instead of $CLUSTER_NODES each"
+      die "the Kafka $KAFKA_VERSION cluster was not ready within ${KAFKA_START_TIMEOUT} s; nodes not ready:$late (log tails above)"
     fi
     sleep 0.5
   done
 
   local version_line
   version_line="$(grep -m 1 -o 'Kafka version: [^ ]*' "$(node_log 1)" || true)"
-  log "cluster ready: ${version_line:-Kafka version: unknown}, $CLUSTER_NODES nodes (PIDs ${pids[*]}), all brokers registered; start took $(elapsed "$t0") s"
+  log "cluster ready: ${version_line:-Kafka version: unknown}, $CLUSTER_NODES nodes (PIDs ${pids[*]}), each broker's metadata lists all $CLUSTER_NODES brokers; start took $(elapsed "$t0") s"
   log "node PIDs and ports: $CLUSTER_ENV"
   printf 'KAFKA_BROKERS=%s\n' "$(cluster_brokers "$base")"
 }
@@ -311,6 +322,17 @@ cmd_stop_node() {
   log "node $n stopped in $(elapsed "$t0") s"
 }
 
+# node_sees_cluster PORT: the broker on PORT lists at least as many brokers in
+# its metadata as there are running nodes (itself included).
+node_sees_cluster() {
+  local i running=0 count
+  for ((i = 1; i <= CLUSTER_NODES; i++)); do
+    node_pid "$i" >/dev/null && running=$((running + 1))
+  done
+  count="$(metadata_broker_count "$1")" || return 1
+  ((count >= running))
+}
+
 cmd_start_node() {
   require_cluster start-node "$@"
   local n="$1" pid t0 base port heap jopts offset deadline out
@@ -351,7 +373,7 @@ cmd_start_node() {
       cluster_write_env
       die "node $n (PID $pid) exited during startup (log tail above)"
     fi
-    if started_since "$out" "$offset" && port_open "$port"; then
+    if started_since "$out" "$offset" && port_open "$port" && node_sees_cluster "$port"; then
       break
     fi
     if ((SECONDS >= deadline)); then

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
@@ -204,4 +206,65 @@ func TestBrokerPortInUse(t *testing.T) {
 		t.Errorf("second broker on %s: exit code %d, stderr:\n%s\nwant 1 naming the address", port, code, stderr)
 	}
 	stopBrokerProc(t, p)
+}
+
+// settingsLine is how the broker tells clients their --kafka-settings.
+var settingsLine = regexp.MustCompile(`clients connect with --kafka-settings '(.*)' \(the user's password for PASSWORD\)$`)
+
+// The broker can require TLS (certificates it makes), a client
+// certificate and SASL; it tells the settings clients connect with, and
+// a client that uses them publishes and reads, one that does not is
+// refused.
+func TestBrokerWithTLSAndSASL(t *testing.T) {
+	const password = "broker-test-s3cret"
+	t.Setenv(envBrokerSASLPassword, password)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		protocol string
+	}{
+		{"SASL_SSL", []string{"--tls-dir", t.TempDir(), "--sasl-mechanism", "scram-sha-256", "--sasl-user", "alice"}, "SASL_SSL"},
+		{"SASL_PLAINTEXT", []string{"--sasl-mechanism", "PLAIN", "--sasl-user", "bob"}, "SASL_PLAINTEXT"},
+		{"mutual TLS", []string{"--tls-dir", t.TempDir(), "--mtls"}, "SSL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, addr := startBrokerProc(t, tc.args...)
+			m := settingsLine.FindStringSubmatch(p.waitOutput(t, "clients connect with", 30*time.Second))
+			require.NotNil(t, m, p.stderr())
+			assert.NotContains(t, p.stderr(), password)
+			settings := strings.Replace(m[1], `"PASSWORD"`, `"`+password+`"`, 1)
+			assert.Contains(t, settings, `"security_protocol":"`+tc.protocol+`"`)
+
+			_, stderr, code := runKafkaesk(t, logLines(0, 3), "publish", "--kafka-servers", addr, "--kafka-settings", settings,
+				"--stream", "logs.sec", "--schema", "PydanticLogModel:1")
+			require.Equal(t, 0, code, stderr)
+			stdout, stderr, code := runKafkaesk(t, "", "tail", "--kafka-servers", addr, "--kafka-settings", settings,
+				"logs.sec", "--from-beginning", "--exit", "--format", "json")
+			require.Equal(t, 0, code, stderr)
+			assert.Equal(t, seqRange(0, 3), jsonSeqs(t, stdout))
+
+			_, stderr, code = runKafkaesk(t, "", "tail", "--kafka-servers", addr, "logs.sec", "--exit")
+			assert.Equal(t, 1, code, "no settings: refused")
+			assert.Contains(t, stderr, "broker "+addr+": ")
+			stopBrokerProc(t, p)
+		})
+	}
+}
+
+func TestBrokerSecurityUsageErrors(t *testing.T) {
+	t.Setenv(envBrokerSASLPassword, "")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"broker", "--mtls"}, "--mtls needs --tls-dir"},
+		{[]string{"broker", "--sasl-user", "u"}, "need --sasl-mechanism"},
+		{[]string{"broker", "--sasl-mechanism", "PLAIN"}, "needs --sasl-user"},
+		{[]string{"broker", "--sasl-mechanism", "PLAIN", "--sasl-user", "u"}, "needs --sasl-password or " + envBrokerSASLPassword},
+		{[]string{"broker", "--sasl-mechanism", "GSSAPI", "--sasl-user", "u", "--sasl-password", "p"}, `--sasl-mechanism: "GSSAPI" is not one of`},
+	} {
+		_, stderr, code := runMain(context.Background(), "", tt.args...)
+		assert.Equal(t, 2, code, "%v: %s", tt.args, stderr)
+		assert.Contains(t, stderr, tt.want, tt.args)
+	}
 }

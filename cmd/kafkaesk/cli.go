@@ -204,12 +204,18 @@ const defaultBrokerPort = 9092
 // startBroker starts the embedded broker on 127.0.0.1:port (0: a free
 // port) and says where it listens.
 func startBroker(port int, dataDir string, partitions int, std *stdio) (*kafkaesktest.Broker, error) {
-	if dataDir != "" {
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	return startBrokerWith(kafkaesktest.Options{Port: port, DataDir: dataDir, Partitions: partitions}, std)
+}
+
+// startBrokerWith starts the embedded broker o describes and says where
+// it listens.
+func startBrokerWith(o kafkaesktest.Options, std *stdio) (*kafkaesktest.Broker, error) {
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	b, err := kafkaesktest.Start(&kafkaesktest.Options{Port: port, DataDir: dataDir, Partitions: partitions})
+	b, err := kafkaesktest.Start(&o)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w (is another broker running there?)", err)
 	}
