@@ -6,6 +6,7 @@
 
 CLUSTER_NODES=3
 CLUSTER_HEAP_DEFAULT="-Xms256m -Xmx384m"
+CLUSTER_STOP_GRACE=10 # seconds between SIGTERM and SIGKILL when stopping the whole cluster
 
 node_dir() { printf '%s\n' "$RUN_DIR/node$1"; }
 node_props() { printf '%s\n' "$RUN_DIR/node$1/server.properties"; }
@@ -210,10 +211,12 @@ cluster_stop() {
     return 0
   fi
   log "stopping the Kafka $(info_get version) cluster: node(s) ${nodes[*]} (PIDs ${pids[*]})"
-  # All at once: stopped one by one, the last nodes would wait for a
-  # controller quorum that is gone.
+  # All at once, with a short grace: whichever node is last cannot finish its
+  # controlled shutdown once the other controllers are gone (no quorum), and
+  # may wait for it (Kafka 4.x does) until SIGKILL. Harmless here: the next
+  # `start` wipes the data anyway.
   for pid in "${pids[@]}"; do
-    stop_pid "$pid" &
+    stop_pid "$pid" "$CLUSTER_STOP_GRACE" &
     jobs+=($!)
   done
   for ((i = 0; i < ${#jobs[@]}; i++)); do
