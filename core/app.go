@@ -24,6 +24,7 @@ type Application struct {
 	driver   driver // the Kafka client, by Config.Client
 	topics   *topicManager
 	producer *producer
+	doctor   *doctor // tells misconfigured connections from brokers away
 	metrics  *metrics        // nil without Config.Metrics
 	txns     transactions    // the transactional producer of Transact
 	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones
@@ -48,16 +49,17 @@ func New(cfg Config) (*Application, error) {
 		return nil, err
 	}
 	a := &Application{cfg: c, spare: make(chan *[]*Record, spareRecords)}
+	a.doctor = newDoctor(&a.cfg)
 	var err error
 	if a.metrics, err = newMetrics(c.Metrics); err != nil {
 		return nil, fmt.Errorf("kafkaesk: Config.Metrics: %w", err)
 	}
-	if a.driver, err = newDriver(&a.cfg); err != nil {
+	if a.driver, err = newDriver(&a.cfg, a.doctor); err != nil {
 		return nil, err
 	}
 	a.topics = newTopicManager(a.driver, &a.cfg, a.metrics)
 	start := time.Now()
-	a.producer, err = newProducer(&a.cfg, a.driver, a.topics, a.metrics)
+	a.producer, err = newProducer(&a.cfg, a.driver, a.topics, a.metrics, a.doctor)
 	a.metrics.action("producer_start", start, err)
 	if err != nil {
 		a.driver.close()
@@ -198,6 +200,7 @@ func (a *Application) Close(ctx context.Context) error {
 	}
 	a.txns.close()
 	a.driver.close()
+	a.doctor.close()
 	if a.cfg.Metrics != nil {
 		scraped.Remove(a.cfg.Metrics, a)
 	}

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -101,9 +103,28 @@ func classifyCause(err error) failure {
 	var franzErr *kerr.Error
 	var tooLarge kafka.MessageTooLargeError
 	var opErr *net.OpError
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+	)
 	switch {
 	case err == nil:
 		return failure{}
+	case errors.Is(err, ErrMisconfigured):
+		// The connection could not authenticate: no request was sent.
+		return failure{}
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &header),
+		errors.Is(err, kafka.SASLAuthenticationFailed), errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState),
+		errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState),
+		errors.As(err, new(*kgo.ErrFirstReadEOF)),
+		strings.Contains(err.Error(), "speaking to a tls endpoint"): // franz-go's plaintext against TLS, untyped
+		// The connection failed before any request could be sent: a TLS
+		// handshake or the SASL exchange. Retried, so that the doctor's
+		// probe says what is wrong (and a certificate or a credential
+		// being renewed passes).
+		return failure{retryable: true}
 	case errors.Is(err, ErrMessageTooLarge), errors.As(err, &tooLarge),
 		errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return failure{tooLarge: true}

@@ -80,11 +80,12 @@ type driver interface {
 }
 
 // newDriver returns the driver of cfg.Client (cfg has its defaults).
-func newDriver(cfg *Config) (driver, error) {
+// Failures to connect are told to doc.
+func newDriver(cfg *Config, doc *doctor) (driver, error) {
 	dial := newAbortableDialer(cfg.DialTimeout)
 	switch cfg.Client {
 	case ClientFranzGo:
-		return newFranzDriver(cfg, dial)
+		return newFranzDriver(cfg, dial, doc)
 	case ClientKafkaGo:
 		return newKafkaGoDriver(cfg, dial)
 	}

@@ -81,7 +81,10 @@ func (c *consumer) run(ctx context.Context) (err error) {
 	for {
 		topics, err := c.waitForTopics(ctx)
 		if err != nil {
-			return nil // ctx ended while waiting
+			if ctx.Err() != nil {
+				return nil // ctx ended while waiting
+			}
+			return err
 		}
 		c.log.Info("kafkaesk: consuming", "matched", topics)
 		err = c.consumeGroup(ctx, topics)
@@ -97,10 +100,14 @@ func (c *consumer) run(ctx context.Context) (err error) {
 }
 
 // waitForTopics polls until some topic matches; subscribers never create
-// topics.
+// topics. It fails when the doctor finds the connection settings at
+// fault: the subscription could never start.
 func (c *consumer) waitForTopics(ctx context.Context) ([]string, error) {
 	for {
 		if topics, err := c.matchedTopics(ctx); err != nil {
+			if v := c.app.doctor.diagnose(ctx, err); v != nil {
+				return nil, fmt.Errorf("kafkaesk: group %s: %w", c.sub.Group, v)
+			}
 			c.log.Warn("kafkaesk: listing topics", "err", err)
 		} else if len(topics) > 0 {
 			return topics, nil

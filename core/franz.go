@@ -22,12 +22,13 @@ import (
 type franzDriver struct {
 	cfg  *Config
 	dial *abortableDialer
+	doc  *doctor // told of failed connections; nil in some tests
 	base []kgo.Opt // the options every client of the driver starts from
 
 	admin franzAdmin // the admin requests' client; see franz_admin.go
 }
 
-func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
+func newFranzDriver(cfg *Config, dial *abortableDialer, doc *doctor) (*franzDriver, error) {
 	dialFn := dial.DialContext
 	if cfg.TLS != nil {
 		// kgo refuses DialTLSConfig beside a Dialer: TLS goes on top of
@@ -56,7 +57,10 @@ func newFranzDriver(cfg *Config, dial *abortableDialer) (*franzDriver, error) {
 	if mech != nil {
 		opts = append(opts, kgo.SASL(mech))
 	}
-	return &franzDriver{cfg: cfg, dial: dial, base: opts}, nil
+	if doc != nil {
+		opts = append(opts, kgo.WithHooks(doctorHook{doc}))
+	}
+	return &franzDriver{cfg: cfg, dial: dial, doc: doc, base: opts}, nil
 }
 
 func (d *franzDriver) name() string { return ClientFranzGo }

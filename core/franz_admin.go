@@ -70,7 +70,26 @@ func (d *franzDriver) brokers() string { return strings.Join(d.cfg.Brokers, ",")
 // requestContext bounds ctx by RequestTimeout, unless its deadline is
 // earlier.
 func (d *franzDriver) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
+	if d.doc == nil {
+		return ctx, cancel
+	}
+	// franz-go retries a failing connection within the request: end it
+	// once the doctor finds the settings at fault.
+	gctx, gcancel := d.doc.guard(ctx)
+	return gctx, func() { gcancel(); cancel() }
+}
+
+// misconfiguredCause returns err, or the doctor's verdict when that is
+// what ended ctx (requestContext's): the reason, not "context canceled".
+func misconfiguredCause(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrMisconfigured) {
+		return cause
+	}
+	return err
 }
 
 // listTopics returns every topic in the cluster (internal ones too, as
@@ -83,6 +102,7 @@ func (d *franzDriver) listTopics(ctx context.Context) ([]string, error) {
 	ctx, cancel := d.requestContext(ctx)
 	defer cancel()
 	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl) // nil Topics: all of them
+	err = misconfiguredCause(ctx, err)
 	if err != nil {
 		return nil, fmt.Errorf("kafkaesk: list topics: read metadata from %s: %w", d.brokers(), err)
 	}
@@ -142,6 +162,7 @@ func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, i
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
+	err = misconfiguredCause(ctx, err)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read metadata from %s: %w", d.brokers(), err)
 	}
@@ -189,6 +210,7 @@ func (d *franzDriver) createTopic(ctx context.Context, topic string, partitions,
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(int32(min(d.cfg.RequestTimeout.Milliseconds(), math.MaxInt32)))
 	resps, err := adm.CreateTopics(ctx, p, rf, configs, topic)
+	err = misconfiguredCause(ctx, err)
 	if err != nil {
 		return fmt.Errorf("create on %s: %w", d.brokers(), err)
 	}

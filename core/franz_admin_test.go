@@ -26,7 +26,7 @@ func newTestFranzDriver(t *testing.T, brokers []string, modify func(*Config)) *f
 	}
 	cfg := new(Config)
 	*cfg = c.withDefaults()
-	d, err := newFranzDriver(cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	require.NoError(t, err)
 	t.Cleanup(d.close)
 	return d

@@ -480,7 +480,7 @@ func franzSeq(n int) []int64 {
 
 func TestFranzMemberRejectsAnUnknownRebalance(t *testing.T) {
 	cfg := Config{Brokers: []string{"127.0.0.1:1"}}.withDefaults()
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +492,7 @@ func TestFranzMemberRejectsAnUnknownRebalance(t *testing.T) {
 
 func TestFranzMemberCommitOutsideRunFails(t *testing.T) {
 	cfg := Config{Brokers: []string{"127.0.0.1:1"}}.withDefaults()
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -83,6 +84,9 @@ func (d *franzDriver) newProduceClient(topics *topicManager, complete completeFu
 	c := &franzProduceClient{d: d, cfg: d.cfg, opts: opts, cl: cl, topics: topics, complete: complete, idempotent: d.cfg.RequiredAcks == AcksAll}
 	c.promiseFn = c.promise
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if d.doc != nil {
+		d.doc.onMisconfigured(c.abortMisconfigured)
+	}
 	return c, nil
 }
 
@@ -309,6 +313,9 @@ func (c *franzProduceClient) failure(err error) error {
 	if err == nil {
 		return nil
 	}
+	if v := c.misconfigured(err); v != nil {
+		err = fmt.Errorf("%w; %w", v, err)
+	}
 	err = &finalError{franzOutcome(err, c.cfg.Brokers, c.cfg.DeliveryTimeout)}
 	if c.idempotent && !c.unsafe.Load() {
 		// franz-go failed it at a safe point: never sent, or sent and
@@ -316,6 +323,28 @@ func (c *franzProduceClient) failure(err error) error {
 		err = &notSentError{err}
 	}
 	return err
+}
+
+// abortMisconfigured fails the records franz-go holds, at safe points,
+// once the doctor found the connection settings at fault: franz-go
+// would retry them until DeliveryTimeout. The client stays usable: it
+// retries new records, and the doctor probes again.
+func (c *franzProduceClient) abortMisconfigured(error) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	_ = c.cl.AbortBufferedRecords(ctx)
+}
+
+// misconfigured returns the doctor's verdict when err is franz-go's
+// abort of abortMisconfigured (not Close's), nil otherwise.
+func (c *franzProduceClient) misconfigured(err error) error {
+	if c.d.doc == nil || c.ctx.Err() != nil || !errors.Is(err, kgo.ErrAborting) {
+		return nil
+	}
+	return c.d.doc.misconfigured()
 }
 
 // refuse hands r, failed as part of a batch the broker refused as too

@@ -345,7 +345,7 @@ func TestFranzSendAfterAbortAndCloseTwice(t *testing.T) {
 func BenchmarkFranzSend(b *testing.B) {
 	broker := kafkaesktest.New(b, nil)
 	cfg := Config{Brokers: broker.Brokers(), Client: ClientFranzGo}.withDefaults()
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	require.NoError(b, err)
 	defer d.close()
 	topics := newTopicManager(d, &cfg, nil)

@@ -149,7 +149,7 @@ func TestFranzSourceSurfacesAnAuthorizationFailure(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	cfg := Config{Brokers: c.ListenAddrs(), SASL: SASL{Mechanism: "PLAIN", Username: "reader", Password: "secret"}}.withDefaults()
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestFranzSourceSurfacesAnAuthorizationFailure(t *testing.T) {
 func TestFranzSourceWithoutPartitionsRunsNothing(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	cfg := Config{Brokers: []string{"127.0.0.1:1"}}.withDefaults()
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func franzEnvOn(t *testing.T, brokers []string) *franzEnv {
 	cfg := Config{Brokers: brokers, HeartbeatInterval: 100 * time.Millisecond}.withDefaults()
 	log := &franzTestLog{}
 	cfg.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout))
+	d, err := newFranzDriver(&cfg, newAbortableDialer(cfg.DialTimeout), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func pingBroker(ctx context.Context, c *Config, broker string) error {
 		if c.TLS != nil && isTLSAlert(err) {
 			return refusedHandshake(broker, c.TLS, err)
 		}
-		if c.TLS == nil && closedEarly(err) && speaksTLS(ctx, broker) {
+		if c.TLS == nil && (errors.Is(err, errTLSAnswer) || closedEarly(err) && speaksTLS(ctx, broker)) {
 			return fail(true, err, "the port speaks TLS and the client does not: set security_protocol to SSL or SASL_SSL (and ssl_cafile), or use the broker's plaintext port")
 		}
 		if closedEarly(err) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -154,4 +155,66 @@ func TestPingTriesEveryBootstrapBroker(t *testing.T) {
 	msg := err.Error()
 	assert.Contains(t, msg, down)
 	assert.Less(t, strings.Index(msg, "authentication refused"), strings.Index(msg, "broker "+down), "the misconfiguration first: %s", msg)
+}
+
+// A publish on misconfigured settings fails within seconds with what is
+// wrong, rather than retrying until its deadline: the message was never
+// sent, so it failed, and its outcome is not unknown.
+func TestPublishOnMisconfiguredSettingsFailsFast(t *testing.T) {
+	s := kafkaesktest.NewSecured(t)
+	wrong := s.Users[1]
+	wrong.Password += "-wrong"
+	for _, tc := range []struct{ name, settings, want string }{
+		{"wrong password", s.Settings(wrong), "authentication refused"},
+		{"untrusted certificate", withSetting(t, s.Settings(s.Users[1]), "ssl_cafile", s.OtherCAFile), "is not signed by a CA in ssl_cafile"},
+		{"plaintext against TLS", withSetting(t, withSetting(t, s.Settings(s.Users[1]), "ssl_cafile", nil), "security_protocol", "SASL_PLAINTEXT"), "the port speaks TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := core.Config{Brokers: s.SASLBrokers, TopicPrefix: kafkaesktest.TopicPrefix(t), Logger: slog.New(slog.DiscardHandler)}
+			require.NoError(t, cfg.ApplySettings([]byte(tc.settings)))
+			app, err := core.New(cfg)
+			require.NoError(t, err)
+			defer app.Close(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			err = app.Publish(ctx, "orders", Foo{Bar: "1"})
+			require.Error(t, err)
+			assert.Less(t, time.Since(start), pingWithin, "failed within %v: %v", pingWithin, err)
+			assert.ErrorIs(t, err, core.ErrMisconfigured)
+			assert.NotErrorIs(t, err, core.ErrOutcomeUnknown)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), wrong.Password)
+
+			closeStart := time.Now()
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer ccancel()
+			app.Close(cctx)
+			assert.Less(t, time.Since(closeStart), pingWithin, "Close does not hang on a misconfigured connection")
+		})
+	}
+}
+
+// A subscription on misconfigured settings makes Run return what is
+// wrong within seconds, rather than waiting for topics forever.
+func TestRunOnMisconfiguredSettingsFails(t *testing.T) {
+	s := kafkaesktest.NewSecured(t)
+	wrong := s.Users[2]
+	wrong.Password += "-wrong"
+	cfg := core.Config{Brokers: s.SASLBrokers, TopicPrefix: kafkaesktest.TopicPrefix(t), Logger: slog.New(slog.DiscardHandler)}
+	require.NoError(t, cfg.ApplySettings([]byte(s.Settings(wrong))))
+	app, err := core.New(cfg)
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	core.MustRegister[Foo](app, nil)
+	_, err = core.Subscribe(app, "orders", "g", func(context.Context, *core.Message[Foo]) error { return nil }, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = app.Run(ctx)
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), pingWithin)
+	assert.ErrorIs(t, err, core.ErrMisconfigured)
+	assert.Contains(t, err.Error(), `kafkaesk: group g: broker `+s.SASLBrokers[0]+`: SASL: authentication refused for user "`+wrong.Username+`" (SCRAM-SHA-512)`)
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// errTLSAnswer: a plaintext request was answered with a TLS record.
+var errTLSAnswer = errors.New("the broker answered with a TLS record")
+
 // kafkaConn speaks just enough of the Kafka protocol for Ping: one
 // request at a time, versions without tagged fields (request header v1,
 // response header v0), which every broker since 1.0 answers.
@@ -51,6 +54,11 @@ func (k *kafkaConn) roundTrip(req kmsg.Request, version int16) (kmsg.Response, e
 	var head [8]byte
 	if _, err := io.ReadFull(k.r, head[:4]); err != nil {
 		return nil, err
+	}
+	if (head[0] == 0x15 || head[0] == 0x16) && head[1] == 0x03 {
+		// A TLS record (an alert, or a handshake) where a response's
+		// size should be: the listener expects TLS.
+		return nil, errTLSAnswer
 	}
 	size := binary.BigEndian.Uint32(head[:4])
 	if size < 4 || size > maxPingResponse {

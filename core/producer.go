@@ -33,6 +33,7 @@ import (
 // final outcomes: retries here are then only for what it never got.
 type producer struct {
 	cfg     *Config
+	doctor  *doctor // nil in some tests: every retriable failure is retried
 	client  produceClient
 	metrics *metrics      // nil: nothing measured
 	slots   chan struct{} // one token per message in memory and not settled; cap MaxBufferedMessages
@@ -116,9 +117,10 @@ type ProducerStats struct {
 
 // newProducer starts the producer of an application, on a produce
 // client of d.
-func newProducer(cfg *Config, d driver, topics *topicManager, m *metrics) (*producer, error) {
+func newProducer(cfg *Config, d driver, topics *topicManager, m *metrics, doc *doctor) (*producer, error) {
 	p := &producer{
 		cfg:     cfg,
+		doctor:  doc,
 		metrics: m,
 		slots:   make(chan struct{}, cfg.MaxBufferedMessages),
 		epoch:   newEpoch(1),
@@ -490,6 +492,14 @@ func (p *producer) completed(recs []*Record, err error) {
 		return
 	}
 	f := classify(err)
+	// A retriable failure may be the settings' fault (a refused
+	// password fails as the broker hanging up): once the doctor's probe
+	// says so, retrying cannot help and would hide the cause.
+	var misconfigured error
+	if f.retryable && p.doctor != nil {
+		p.doctor.suspect(err)
+		misconfigured = p.doctor.misconfigured()
+	}
 	var final []*Record
 	p.mu.Lock()
 	p.inClient -= len(recs)
@@ -499,6 +509,9 @@ func (p *producer) completed(recs []*Record, err error) {
 		r.produce.lastErr = err
 		switch {
 		case !f.retryable || p.gaveUp:
+			final = append(final, r)
+		case misconfigured != nil:
+			r.produce.lastErr = fmt.Errorf("%w; last attempt: %w", misconfigured, err)
 			final = append(final, r)
 		case !r.produce.deadline.IsZero() && now.After(r.produce.deadline):
 			r.produce.lastErr = fmt.Errorf("%w (%v): last attempt: %w", ErrDeliveryTimeout, p.cfg.DeliveryTimeout, err)

@@ -51,3 +51,31 @@ func TestHandlerOverSASLSSL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, n, next, "every event read back")
 }
+
+// With a refused password the handler's events fail (they were never
+// sent: not unknown) within seconds, and its warning says why.
+func TestHandlerOnARefusedPasswordFailsAndSaysWhy(t *testing.T) {
+	s := kafkaesktest.NewSecured(t)
+	wrong := s.Users[1]
+	wrong.Password += "-wrong"
+	cfg := core.Config{Brokers: s.SASLBrokers, TopicPrefix: kafkaesktest.TopicPrefix(t), Logger: slog.New(slog.DiscardHandler)}
+	require.NoError(t, cfg.ApplySettings([]byte(s.Settings(wrong))))
+	var warnings syncBuffer
+	h, err := sloghandler.Open(cfg, "logs.refused", &sloghandler.Options{Warnings: &warnings})
+	require.NoError(t, err)
+	logger := slog.New(h)
+	for i := range 10 {
+		logger.Info("event", "seq", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_ = h.Flush(ctx)
+	assert.Less(t, time.Since(start), 5*time.Second, "settled within seconds")
+	st := h.Stats()
+	assert.Equal(t, int64(10), st.Failed, "%+v", st)
+	assert.Zero(t, st.Unknown)
+	assert.Contains(t, warnings.String(), `authentication refused for user "`+wrong.Username+`"`)
+	assert.NotContains(t, warnings.String(), wrong.Password)
+	require.NoError(t, h.Close(ctx))
+}
