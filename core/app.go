@@ -24,7 +24,7 @@ type Application struct {
 	driver   driver // the Kafka client, by Config.Client
 	topics   *topicManager
 	producer *producer
-	doctor   *doctor // tells misconfigured connections from brokers away
+	doctor   *doctor         // tells misconfigured connections from brokers away
 	metrics  *metrics        // nil without Config.Metrics
 	txns     transactions    // the transactional producer of Transact
 	spare    chan *[]*Record // pointer slices of batch hand-overs, for the next ones

@@ -22,7 +22,7 @@ import (
 type franzDriver struct {
 	cfg  *Config
 	dial *abortableDialer
-	doc  *doctor // told of failed connections; nil in some tests
+	doc  *doctor   // told of failed connections; nil in some tests
 	base []kgo.Opt // the options every client of the driver starts from
 
 	admin franzAdmin // the admin requests' client; see franz_admin.go
