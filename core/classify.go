@@ -53,6 +53,12 @@ var (
 	// as it is, not in a *PublishError; the record is the caller's again.
 	ErrSpooled = errors.New("kafkaesk: written to the spool, to be delivered from there")
 
+	// ErrNotEnoughBrokers: a topic to create needs more replicas than
+	// brokers are up (a broker is down, or the replication factor asked
+	// for is larger than the cluster). The producer retries it until
+	// DeliveryTimeout rather than create the topic with fewer replicas.
+	ErrNotEnoughBrokers = errors.New("kafkaesk: not enough brokers up for the replication factor")
+
 	// ErrSpoolLocked: another process (or Application) uses the spool
 	// directory. New returns it.
 	ErrSpoolLocked = errors.New("kafkaesk: spool directory in use")
@@ -112,6 +118,9 @@ func classifyCause(err error) failure {
 	switch {
 	case err == nil:
 		return failure{}
+	case errors.Is(err, ErrNotEnoughBrokers), errors.As(err, new(*retryLaterError)):
+		// The topic could not be created yet: nothing was sent.
+		return failure{retryable: true}
 	case errors.Is(err, ErrMisconfigured):
 		// The connection could not authenticate: no request was sent.
 		return failure{}
@@ -174,6 +183,13 @@ func classifyCause(err error) failure {
 	}
 	return failure{written: true}
 }
+
+// retryLaterError marks a failure before anything was sent that may
+// pass when tried again.
+type retryLaterError struct{ err error }
+
+func (e *retryLaterError) Error() string { return e.err.Error() }
+func (e *retryLaterError) Unwrap() error { return e.err }
 
 // finalError marks a failure the client has already retried as far as it
 // will: the producer reports it without retrying.

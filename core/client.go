@@ -56,8 +56,13 @@ type driver interface {
 	// answer, and why.
 	ping(ctx context.Context) error
 	// describeTopic returns topic's partitions, sorted (nil when the
-	// topic does not exist), and the number of brokers in the cluster.
-	describeTopic(ctx context.Context, topic string) (partitions []int, brokers int, err error)
+	// topic does not exist), and the ids of the brokers in the metadata
+	// (those up), sorted.
+	describeTopic(ctx context.Context, topic string) (partitions []int, brokers []int, err error)
+	// defaultReplicationFactor returns the default.replication.factor
+	// that broker's configuration sets, or 0 when it is Kafka's default
+	// (not configured).
+	defaultReplicationFactor(ctx context.Context, broker int) (int, error)
 	// createTopic creates a topic; one that exists already is not an
 	// error. retention zero leaves the broker's default.
 	createTopic(ctx context.Context, topic string, partitions, replicationFactor int, retention time.Duration) error

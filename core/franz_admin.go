@@ -150,10 +150,10 @@ func (d *franzDriver) ping(ctx context.Context) error {
 // describeTopic returns topic's partitions, sorted, from a metadata
 // request of its own (nil when the topic does not exist), and the number
 // of brokers in the cluster.
-func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, int, error) {
+func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, []int, error) {
 	cl, err := d.adminClient()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	ctx, cancel := d.requestContext(ctx)
 	defer cancel()
@@ -164,7 +164,7 @@ func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, i
 	resp, err := req.RequestWith(ctx, cl)
 	err = misconfiguredCause(ctx, err)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read metadata from %s: %w", d.brokers(), err)
+		return nil, nil, fmt.Errorf("read metadata from %s: %w", d.brokers(), err)
 	}
 	for _, t := range resp.Topics {
 		if t.Topic == nil || *t.Topic != topic {
@@ -172,18 +172,57 @@ func (d *franzDriver) describeTopic(ctx context.Context, topic string) ([]int, i
 		}
 		switch err := kerr.ErrorForCode(t.ErrorCode); {
 		case errors.Is(err, kerr.UnknownTopicOrPartition):
-			return nil, len(resp.Brokers), nil
+			return nil, brokerIDs(resp.Brokers), nil
 		case err != nil && !errors.Is(err, kerr.LeaderNotAvailable): // being created: it exists
-			return nil, 0, fmt.Errorf("metadata from %s: %w", d.brokers(), err)
+			return nil, nil, fmt.Errorf("metadata from %s: %w", d.brokers(), err)
 		}
 		var parts []int
 		for _, p := range t.Partitions {
 			parts = append(parts, int(p.Partition))
 		}
 		slices.Sort(parts)
-		return parts, len(resp.Brokers), nil
+		return parts, brokerIDs(resp.Brokers), nil
 	}
-	return nil, len(resp.Brokers), nil
+	return nil, brokerIDs(resp.Brokers), nil
+}
+
+// brokerIDs returns the ids of a metadata response's brokers, sorted.
+func brokerIDs(brokers []kmsg.MetadataResponseBroker) []int {
+	ids := make([]int, 0, len(brokers))
+	for _, b := range brokers {
+		ids = append(ids, int(b.NodeID))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (d *franzDriver) defaultReplicationFactor(ctx context.Context, broker int) (int, error) {
+	cl, err := d.adminClient()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := d.requestContext(ctx)
+	defer cancel()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	r := kmsg.NewDescribeConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(broker)
+	r.ConfigNames = []string{"default.replication.factor"}
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(ctx, cl)
+	if err = misconfiguredCause(ctx, err); err != nil {
+		return 0, fmt.Errorf("describe the configuration of broker %d: %w", broker, err)
+	}
+	for _, res := range resp.Resources {
+		if err := kerr.ErrorForCode(res.ErrorCode); err != nil {
+			return 0, fmt.Errorf("describe the configuration of broker %d: %w", broker, err)
+		}
+		for _, c := range res.Configs {
+			if c.Name == "default.replication.factor" && c.Value != nil && c.Source != kmsg.ConfigSourceDefaultConfig {
+				return strconv.Atoi(*c.Value)
+			}
+		}
+	}
+	return 0, nil
 }
 
 // createTopic creates topic with kadm. partitions or replicationFactor

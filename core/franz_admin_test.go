@@ -76,14 +76,14 @@ func TestFranzDescribeAndCreateTopic(t *testing.T) {
 	parts, brokers, err := d.describeTopic(ctx, "orders")
 	require.NoError(t, err)
 	assert.Nil(t, parts, "no such topic")
-	assert.Equal(t, 1, brokers)
+	assert.Len(t, brokers, 1)
 
 	require.NoError(t, d.createTopic(ctx, "orders", 3, 1, 36*time.Hour))
 	require.NoError(t, d.createTopic(ctx, "orders", 5, 1, 0), "existing already is not an error")
 	parts, brokers, err = d.describeTopic(ctx, "orders")
 	require.NoError(t, err)
 	assert.Equal(t, []int{0, 1, 2}, parts, "created once, with its partitions")
-	assert.Equal(t, 1, brokers)
+	assert.Len(t, brokers, 1)
 	assert.Equal(t, "129600000", topicConfig(t, b.Brokers(), "orders", "retention.ms"))
 
 	err = d.createTopic(ctx, "replicated", 1, 3, 0)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // kafkaGoDriver runs core on kafka-go (Config.Client ClientKafkaGo, the
@@ -120,15 +121,15 @@ func (d *kafkaGoDriver) ping(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (d *kafkaGoDriver) describeTopic(ctx context.Context, topic string) ([]int, int, error) {
+func (d *kafkaGoDriver) describeTopic(ctx context.Context, topic string) ([]int, []int, error) {
 	client, release, err := d.freshClient()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer release()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, 0, fmt.Errorf("read metadata from %s: %w%s", d.brokers(), err, d.cfg.hangUpHint(err))
+		return nil, nil, fmt.Errorf("read metadata from %s: %w%s", d.brokers(), err, d.cfg.hangUpHint(err))
 	}
 	var parts []int
 	for _, t := range meta.Topics {
@@ -136,14 +137,39 @@ func (d *kafkaGoDriver) describeTopic(ctx context.Context, topic string) ([]int,
 			continue
 		}
 		if t.Error != nil && !errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-			return nil, 0, fmt.Errorf("metadata of topic %s from %s: %w", topic, d.brokers(), t.Error)
+			return nil, nil, fmt.Errorf("metadata of topic %s from %s: %w", topic, d.brokers(), t.Error)
 		}
 		for _, p := range t.Partitions {
 			parts = append(parts, p.ID)
 		}
 	}
 	slices.Sort(parts)
-	return parts, len(meta.Brokers), nil
+	ids := make([]int, 0, len(meta.Brokers))
+	for _, b := range meta.Brokers {
+		ids = append(ids, b.ID)
+	}
+	slices.Sort(ids)
+	return parts, ids, nil
+}
+
+func (d *kafkaGoDriver) defaultReplicationFactor(ctx context.Context, broker int) (int, error) {
+	resp, err := d.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeBroker, ResourceName: strconv.Itoa(broker), ConfigNames: []string{"default.replication.factor"},
+	}}})
+	if err != nil {
+		return 0, fmt.Errorf("describe the configuration of broker %d: %w", broker, err)
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return 0, fmt.Errorf("describe the configuration of broker %d: %w", broker, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "default.replication.factor" && e.ConfigSource != int8(kmsg.ConfigSourceDefaultConfig) {
+				return strconv.Atoi(e.ConfigValue)
+			}
+		}
+	}
+	return 0, nil
 }
 
 func (d *kafkaGoDriver) brokers() string { return strings.Join(d.cfg.Brokers, ",") }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -118,15 +119,49 @@ func (m *topicManager) create(ctx context.Context, topic string, retention time.
 	if len(parts) > 0 {
 		return nil
 	}
-	rf := m.cfg.ReplicationFactor
-	if rf == 0 {
-		rf = min(3, brokers)
+	rf, err := m.replicationFactor(ctx, brokers)
+	if err != nil {
+		return &TopicError{Topic: topic, Err: err}
 	}
 	m.createRequests.Add(1)
 	if err := m.driver.createTopic(ctx, topic, m.cfg.Partitions, rf, retention); err != nil {
 		return &TopicError{Topic: topic, Err: err}
 	}
 	return m.awaitPartitions(ctx, topic)
+}
+
+// replicationFactor returns the replication factor of a topic to
+// create, with brokers up: Config.ReplicationFactor when set, otherwise
+// min(3, brokers up), or the cluster's default.replication.factor when
+// it is configured higher. A factor the brokers up cannot hold is an
+// error wrapping ErrNotEnoughBrokers, which the producer retries: a
+// broker that happens to be down must not make a topic with fewer
+// replicas for good. (Python kafkaesk takes min(3, bootstrap servers
+// configured).)
+func (m *topicManager) replicationFactor(ctx context.Context, brokers []int) (int, error) {
+	rf := m.cfg.ReplicationFactor
+	if rf == 0 && len(brokers) > 0 {
+		rf = min(3, len(brokers))
+		// The first broker that answers: one just back may not be in
+		// every client's metadata yet.
+		var errs []error
+		for _, b := range brokers {
+			def, err := m.driver.defaultReplicationFactor(ctx, b)
+			if err == nil {
+				rf, errs = max(rf, def), nil
+				break
+			}
+			errs = append(errs, err)
+		}
+		if errs != nil {
+			return 0, &retryLaterError{fmt.Errorf("no broker told its default.replication.factor: %w", errors.Join(errs...))}
+		}
+	}
+	if rf > len(brokers) {
+		return 0, fmt.Errorf("%w: replication factor %d needs %d brokers, and %d are up (ids %v): not creating it with fewer replicas; retrying",
+			ErrNotEnoughBrokers, rf, rf, len(brokers), brokers)
+	}
+	return rf, nil
 }
 
 // awaitPartitions waits until every partition of a topic just created
