@@ -5,7 +5,7 @@ BENCHTIME ?= 2s
 
 GO_BUILD_DIR ?= bin
 
-.PHONY: help run build test vet fmt-check fmt bench bench-packages kafka-up kafka-down python-env
+.PHONY: help run build test test-failover vet fmt-check fmt bench bench-packages kafka-up kafka-down python-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,19 @@ test: fmt-check vet python-env ## gofmt check, go vet, and every test with the r
 			if ! KAFKAESK_CLIENT=$$c $(GO) test -race -count=1 -v -run '$(BROKER_STOP_TESTS)' ./core >$$out 2>&1; then cat $$out; rm -f $$out; exit 1; fi; \
 			grep -E '^(=== RUN|--- |\s+\S+_test.go|PASS|ok)' $$out; rm -f $$out; \
 		fi; \
+	done
+
+# The failover suite on the real three-node cluster of
+# KAFKA_CLUSTER_BROKERS (KAFKA_NODES=3 scripts/kafka-local start; .ci/run
+# starts it after make test). Without it, make test runs the same tests
+# on an embedded three-node cluster.
+test-failover: ## the failover tests (reliability/) on each client, against KAFKA_CLUSTER_BROKERS
+	@test -n "$$KAFKA_CLUSTER_BROKERS" || { echo "test-failover: set KAFKA_CLUSTER_BROKERS (and KAFKA_CLUSTER_LOCAL_DIR) to a KAFKA_NODES=3 scripts/kafka-local cluster"; exit 2; }
+	@set -e; for c in $(CLIENTS); do \
+		echo "== failover tests on client $$c"; \
+		out=$$(mktemp); \
+		if ! KAFKAESK_CLIENT=$$c $(GO) test -race -count=1 -v ./reliability >$$out 2>&1; then cat $$out; rm -f $$out; exit 1; fi; \
+		grep -E '^(=== RUN|--- |\s+\S+_test.go|PASS|ok)' $$out; rm -f $$out; \
 	done
 
 python-env: ## make (once, cached in .cache/) the Python virtual environment with Python kafkaesk that interop/ uses; prints its python

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,25 +195,44 @@ func (c *Cluster) Leader(ctx context.Context, topic string, partition int) (int,
 	return -1, fmt.Errorf("kafkaesktest: no partition %d of %s in the metadata", partition, topic)
 }
 
-// WaitBrokers waits until the metadata of the nodes up lists n
+// WaitBrokers waits until the metadata of every node up lists n
 // brokers: on a real cluster a killed node stays in it until its
-// session times out.
+// session times out, and each node learns of it on its own.
 func (c *Cluster) WaitBrokers(ctx context.Context, n int) error {
 	for {
-		meta, err := c.metadata(ctx, "")
-		if err == nil && len(meta.Brokers) == n {
+		counts, err := c.brokerCounts(ctx)
+		if err == nil && !slices.ContainsFunc(counts, func(k int) bool { return k != n }) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			got := -1
-			if meta != nil {
-				got = len(meta.Brokers)
-			}
-			return fmt.Errorf("kafkaesktest: the metadata lists %d brokers, not %d: %w", got, n, cmp.Or(err, ctx.Err()))
+			return fmt.Errorf("kafkaesktest: the nodes up list %v brokers, not %d each: %w", counts, n, cmp.Or(err, ctx.Err()))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// brokerCounts asks each node up how many brokers its metadata lists.
+func (c *Cluster) brokerCounts(ctx context.Context) ([]int, error) {
+	var counts []int
+	for i, addr := range c.brokers {
+		if c.isDown(c.nodes[i]) {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			return counts, err
+		}
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		resp, err := cl.SeedBrokers()[0].RetriableRequest(ctx, req)
+		cl.Close()
+		if err != nil {
+			return counts, err
+		}
+		counts = append(counts, len(resp.(*kmsg.MetadataResponse).Brokers))
+	}
+	return counts, nil
 }
 
 // Replicas returns the number of replicas of each of topic's partitions.

@@ -59,6 +59,10 @@ func TestTopicCreationNeverMakesAWeakerTopic(t *testing.T) {
 	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
 	err = app.Publish(pctx, "while-down", event{Seq: 2})
 	pcancel()
+	if err == nil {
+		r, _ := c.Replicas(ctx, prefix+"while-down")
+		t.Logf("created while node %d was down, replicas %v", down, r)
+	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, core.ErrNotEnoughBrokers)
 	assert.Contains(t, err.Error(), `topic "`+prefix+`while-down"`)
