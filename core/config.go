@@ -53,8 +53,12 @@ type Config struct {
 	// prefix "dev." and stream "orders" give topic "dev.orders".
 	TopicPrefix string
 
-	// ReplicationFactor of topics the application creates.
-	// Default: min(3, number of brokers in the cluster).
+	// ReplicationFactor of topics the application creates. Default:
+	// min(3, brokers up), or the cluster's default.replication.factor
+	// when it is configured higher. A topic is never created with fewer
+	// replicas than that: while too few brokers are up, creating it fails
+	// with ErrNotEnoughBrokers, which the producer retries. (Python
+	// kafkaesk takes min(3, bootstrap servers configured).)
 	ReplicationFactor int
 
 	// Partitions of topics the application creates. Default: 7, as kafkaesk.
