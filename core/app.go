@@ -185,6 +185,7 @@ func (a *Application) Close(ctx context.Context) error {
 	if a.closed.Swap(true) {
 		return nil
 	}
+	a.doctor.close() // no probe outlives Close, nor starts because Close cuts connections
 	var errs []error
 	_, onStop := a.reg.hooks()
 	for _, h := range onStop {
@@ -200,7 +201,6 @@ func (a *Application) Close(ctx context.Context) error {
 	}
 	a.txns.close()
 	a.driver.close()
-	a.doctor.close()
 	if a.cfg.Metrics != nil {
 		scraped.Remove(a.cfg.Metrics, a)
 	}

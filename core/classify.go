@@ -184,6 +184,33 @@ func classifyCause(err error) failure {
 	return failure{written: true}
 }
 
+// connectionFailure reports whether err is a failure to reach a broker
+// (the network, TLS, SASL, a connection closed) rather than a broker's
+// answer about the request (NOT_LEADER, a topic to wait for): what the
+// doctor looks into.
+func connectionFailure(err error) bool {
+	var franzErr *kerr.Error
+	var kafkaErr kafka.Error
+	switch {
+	case errors.Is(err, ErrMisconfigured):
+		return true
+	case errors.Is(err, ErrNotEnoughBrokers), errors.As(err, new(*retryLaterError)):
+		return false
+	case errors.As(err, &franzErr):
+		return franzErr == kerr.SaslAuthenticationFailed || franzErr == kerr.UnsupportedSaslMechanism || franzErr == kerr.IllegalSaslState
+	case errors.As(err, &kafkaErr):
+		return kafkaErr == kafka.SASLAuthenticationFailed || kafkaErr == kafka.UnsupportedSASLMechanism || kafkaErr == kafka.IllegalSASLState
+	}
+	return true
+}
+
+// notAllowed reports whether err is the broker refusing a request the
+// user may not make, or does not know: no use asking again.
+func notAllowed(err error) bool {
+	return errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.UnsupportedVersion) ||
+		errors.Is(err, kafka.ClusterAuthorizationFailed) || errors.Is(err, kafka.UnsupportedVersion)
+}
+
 // retryLaterError marks a failure before anything was sent that may
 // pass when tried again.
 type retryLaterError struct{ err error }
@@ -205,7 +232,7 @@ func (e *finalError) Unwrap() error { return e.err }
 // cause does not.
 func franzOutcome(err error, brokers []string, deliveryTimeout time.Duration) error {
 	switch {
-	case err == nil, errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrDeliveryTimeout), errors.Is(err, ErrClosed):
+	case err == nil, errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrDeliveryTimeout), errors.Is(err, ErrClosed), errors.Is(err, ErrMisconfigured):
 		return err
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w (%v) producing to %s: %w", ErrDeliveryTimeout, deliveryTimeout, brokers, err)

@@ -178,7 +178,8 @@ type Config struct {
 	// no metrics, and nothing is measured.
 	Metrics prometheus.Registerer
 
-	caFile string // the ssl_cafile of ApplySettings, for errors that name it
+	caFile  string // the ssl_cafile of ApplySettings, for errors that name it
+	flagErr error  // a --kafka-settings value AddFlags could not apply
 }
 
 // SASL selects an authentication mechanism and its credentials.
@@ -330,6 +331,9 @@ func setDefault[T comparable](field *T, def T) {
 // joined, each naming the field at fault.
 func (c *Config) validate() error {
 	var errs []error
+	if c.flagErr != nil {
+		errs = append(errs, c.flagErr)
+	}
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("Brokers is empty: give at least one host:port"))
 	}

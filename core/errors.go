@@ -93,3 +93,42 @@ func (e *PublishError) Error() string {
 }
 
 func (e *PublishError) Unwrap() error { return e.Err }
+
+// ErrMisconfigured: the client's connection settings and the broker do
+// not match (credentials refused, a certificate not trusted, TLS against
+// a plaintext port or the reverse, a SASL mechanism the broker does not
+// enable, a client certificate missing). Sending again cannot help: the
+// settings must change. Every *ConnectionError that says so wraps it.
+var ErrMisconfigured = errors.New("kafkaesk: connection settings do not match the broker")
+
+// ConnectionError is what Ping found wrong with one broker: which
+// broker, what failed in words for the person at the keyboard, and the
+// cause. It never holds a password.
+type ConnectionError struct {
+	Broker string // host:port, as configured
+	// Problem says what failed and what to change, e.g. "authentication
+	// refused for user \"alice\" (SCRAM-SHA-256): wrong user name or
+	// password, or no such user".
+	Problem string
+	// Misconfigured is true when the settings, not the network or the
+	// broker's state, are at fault: the error wraps ErrMisconfigured.
+	Misconfigured bool
+	Err           error // the cause, from the network, TLS or the broker
+
+	tentative bool // the finding rests on a closed connection alone, as a broker going down would close it
+}
+
+func (e *ConnectionError) Error() string {
+	msg := "broker " + e.Broker + ": " + e.Problem
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *ConnectionError) Unwrap() []error {
+	if e.Misconfigured {
+		return []error{ErrMisconfigured, e.Err}
+	}
+	return []error{e.Err}
+}

@@ -27,7 +27,10 @@ const (
 // The environment variables are applied to cfg at once; flags given on the
 // command line are applied by fs.Parse on top of them. A malformed variable
 // is returned as an error naming it; a malformed flag makes fs.Parse fail
-// with a message naming the flag, as the flag package does for every flag.
+// with a message naming the flag, as the flag package does for every flag,
+// but for --kafka-settings, whose value may hold a password that the flag
+// package's message would quote: its error is kept in cfg, returned by
+// Config.FlagError and by New.
 func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 	flags := []struct {
 		name, env, usage string
@@ -47,7 +50,7 @@ func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 			cfg.TopicPrefix = s
 			return nil
 		}},
-		{"replication-factor", EnvReplicationFactor, "replication factor of created topics (0: min(3, brokers))", func(s string) error {
+		{"replication-factor", EnvReplicationFactor, "replication factor of created topics (0: min(3, brokers up), or the cluster's default.replication.factor if higher)", func(s string) error {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 0 {
 				return fmt.Errorf("want a whole number of 0 or more, got %q", s)
@@ -58,7 +61,19 @@ func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 	}
 	var errs []error
 	for _, f := range flags {
-		fs.Func(f.name, f.usage+" (env "+f.env+")", f.set)
+		set := f.set
+		if f.name == "kafka-settings" {
+			// The flag package would quote the whole value in its error,
+			// password included: the error waits in cfg instead.
+			set = func(s string) error {
+				cfg.flagErr = nil
+				if err := f.set(s); err != nil {
+					cfg.flagErr = fmt.Errorf("flag --kafka-settings (value not shown: it may hold a password): %w", err)
+				}
+				return nil
+			}
+		}
+		fs.Func(f.name, f.usage+" (env "+f.env+")", set)
 		if v, ok := os.LookupEnv(f.env); ok && v != "" {
 			if err := f.set(v); err != nil {
 				errs = append(errs, fmt.Errorf("environment variable %s: %w", f.env, err))
@@ -67,6 +82,11 @@ func AddFlags(fs *flag.FlagSet, cfg *Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// FlagError returns the error of a --kafka-settings value that AddFlags
+// could not apply, naming the flag but not the value; nil when there is
+// none. New returns it too.
+func (c *Config) FlagError() error { return c.flagErr }
 
 // The environment variables read by [AddSpoolFlags].
 const (

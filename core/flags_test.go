@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
 
@@ -219,9 +222,6 @@ func TestFlagsBadValue(t *testing.T) {
 		{"servers without port", []string{"--kafka-servers", "nohostport"}, []string{"-kafka-servers", `"nohostport"`}},
 		{"servers bad port", []string{"--kafka-servers", "a:1,host:70000"}, []string{"-kafka-servers", `"host:70000"`}},
 		{"servers empty", []string{"--kafka-servers", ""}, []string{"-kafka-servers"}},
-		{"settings unknown key", []string{"--kafka-settings", `{"nope":1}`}, []string{"-kafka-settings", `"nope"`}},
-		{"settings wrong type", []string{"--kafka-settings", `{"linger_ms":"fast"}`}, []string{"-kafka-settings", `"linger_ms"`}},
-		{"settings not an object", []string{"--kafka-settings", `[1]`}, []string{"-kafka-settings"}},
 		{"missing value", []string{"--kafka-servers"}, []string{"kafka-servers"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +234,28 @@ func TestFlagsBadValue(t *testing.T) {
 			if !strings.Contains(out.String(), err.Error()) {
 				t.Errorf("output %q does not hold the error %q", out, err)
 			}
+		})
+	}
+}
+
+// A malformed --kafka-settings is not a Parse error (the flag package
+// would print the value): FlagError names the flag and what is wrong.
+func TestFlagsBadSettingsValue(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"settings unknown key", []string{"--kafka-settings", `{"nope":1}`}, []string{"--kafka-settings", `"nope"`}},
+		{"settings wrong type", []string{"--kafka-settings", `{"linger_ms":"fast"}`}, []string{"--kafka-settings", `"linger_ms"`}},
+		{"settings not an object", []string{"--kafka-settings", `[1]`}, []string{"--kafka-settings", "not a JSON object"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearFlagEnv(t)
+			var cfg core.Config
+			fs, _ := newFlagSet(t, &cfg)
+			require.NoError(t, fs.Parse(tt.args))
+			requireErrorContains(t, cfg.FlagError(), tt.want...)
 		})
 	}
 }
@@ -331,4 +353,29 @@ func TestSpoolFlags(t *testing.T) {
 	t.Setenv(core.EnvSpoolMaxBytes, "-5")
 	_, err = parse()
 	requireErrorContains(t, err, core.EnvSpoolMaxBytes, `"-5"`)
+}
+
+// A malformed --kafka-settings is reported by FlagError and New, naming
+// the flag, and never with its value: the flag package would quote it,
+// password included.
+func TestKafkaSettingsFlagErrorHidesTheValue(t *testing.T) {
+	const secret = "flag-test-s3cret"
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var out strings.Builder
+	fs.SetOutput(&out)
+	var cfg core.Config
+	require.NoError(t, core.AddFlags(fs, &cfg))
+	require.NoError(t, fs.Parse([]string{"--kafka-servers", "127.0.0.1:9092", "--kafka-settings", `{"sasl_plain_password":` + secret + `}`}))
+	err := cfg.FlagError()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "flag --kafka-settings (value not shown")
+	assert.NotContains(t, err.Error(), secret)
+	_, err = core.New(cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "flag --kafka-settings")
+	assert.NotContains(t, err.Error(), secret)
+	assert.NotContains(t, out.String(), secret)
+
+	require.NoError(t, fs.Parse([]string{"--kafka-settings", `{"acks":1}`}))
+	assert.NoError(t, cfg.FlagError(), "a good value given later clears it")
 }

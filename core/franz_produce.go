@@ -67,6 +67,7 @@ type franzProduceClient struct {
 	isolator  sync.WaitGroup
 
 	abortOnce, closeOnce sync.Once
+	closing              atomic.Bool // abort or close began: aborted records are theirs, not the doctor's
 }
 
 // newProduceClient returns the franz-go produce client, reporting
@@ -330,7 +331,7 @@ func (c *franzProduceClient) failure(err error) error {
 // would retry them until DeliveryTimeout. The client stays usable: it
 // retries new records, and the doctor probes again.
 func (c *franzProduceClient) abortMisconfigured(error) {
-	if c.ctx.Err() != nil {
+	if c.closing.Load() || c.ctx.Err() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
@@ -340,8 +341,12 @@ func (c *franzProduceClient) abortMisconfigured(error) {
 
 // misconfigured returns the doctor's verdict when err is franz-go's
 // abort of abortMisconfigured (not Close's), nil otherwise.
+//
+// Only a record franz-go failed at a safe point (the idempotent producer,
+// not abandoned by Close) is known not to be written, and so may fail
+// with the verdict; Close's abort is Close's.
 func (c *franzProduceClient) misconfigured(err error) error {
-	if c.d.doc == nil || c.ctx.Err() != nil || !errors.Is(err, kgo.ErrAborting) {
+	if c.d.doc == nil || c.closing.Load() || !c.idempotent || c.unsafe.Load() || !errors.Is(err, kgo.ErrAborting) {
 		return nil
 	}
 	return c.d.doc.misconfigured()
@@ -519,6 +524,7 @@ func (c *franzProduceClient) isolatingClient() (*kgo.Client, error) {
 // nothing more. It returns within about safeAbortWait. Calling it again
 // does nothing.
 func (c *franzProduceClient) abort() {
+	c.closing.Store(true)
 	c.abortOnce.Do(func() {
 		c.mu.Lock()
 		clients := []*kgo.Client{c.cl, c.iso}
@@ -551,6 +557,7 @@ func (c *franzProduceClient) abort() {
 // producer waited already): what is left fails, reported as possibly
 // written. Calling it again does nothing.
 func (c *franzProduceClient) close() error {
+	c.closing.Store(true)
 	c.closeOnce.Do(func() {
 		c.unsafe.Store(true)
 		c.mu.Lock()

@@ -16,43 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// ErrMisconfigured: the client's connection settings and the broker do
-// not match (credentials refused, a certificate not trusted, TLS against
-// a plaintext port or the reverse, a SASL mechanism the broker does not
-// enable, a client certificate missing). Sending again cannot help: the
-// settings must change. Every *ConnectionError that says so wraps it.
-var ErrMisconfigured = errors.New("kafkaesk: connection settings do not match the broker")
-
-// ConnectionError is what Ping found wrong with one broker: which
-// broker, what failed in words for the person at the keyboard, and the
-// cause. It never holds a password.
-type ConnectionError struct {
-	Broker string // host:port, as configured
-	// Problem says what failed and what to change, e.g. "authentication
-	// refused for user \"alice\" (SCRAM-SHA-256): wrong user name or
-	// password, or no such user".
-	Problem string
-	// Misconfigured is true when the settings, not the network or the
-	// broker's state, are at fault: the error wraps ErrMisconfigured.
-	Misconfigured bool
-	Err           error // the cause, from the network, TLS or the broker
-}
-
-func (e *ConnectionError) Error() string {
-	msg := "broker " + e.Broker + ": " + e.Problem
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-func (e *ConnectionError) Unwrap() []error {
-	if e.Misconfigured {
-		return []error{ErrMisconfigured, e.Err}
-	}
-	return []error{e.Err}
-}
-
 // Ping checks that the cluster answers, as the application's clients
 // will connect to it: it connects to each bootstrap broker in turn (TCP,
 // then TLS and SASL as configured), asks for metadata, and returns nil at
@@ -120,6 +83,7 @@ func pingBroker(ctx context.Context, c *Config, broker string) error {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(deadlineOf(ctx))
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
 	if c.TLS != nil {
 		tc, err := handshake(ctx, conn, c, broker)
 		if err != nil {
@@ -149,7 +113,9 @@ func pingBroker(ctx context.Context, c *Config, broker string) error {
 	}
 	if err := k.metadata(); err != nil {
 		if c.SASL.Mechanism == "" && closedEarly(err) {
-			return fail(true, err, "the broker closed the connection at the first request after ApiVersions: this listener requires SASL authentication (set security_protocol to SASL_PLAINTEXT or SASL_SSL, and sasl_mechanism, sasl_plain_username and sasl_plain_password)")
+			e := fail(true, err, "the broker closed the connection at the first request after ApiVersions: this listener requires SASL authentication (set security_protocol to SASL_PLAINTEXT or SASL_SSL, and sasl_mechanism, sasl_plain_username and sasl_plain_password)")
+			e.(*ConnectionError).tentative = true
+			return e
 		}
 		return fail(false, err, "the metadata request failed")
 	}
@@ -281,6 +247,7 @@ func speaksPlaintext(ctx context.Context, broker, clientID string) bool {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(deadlineOf(ctx))
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
 	_, err = (&kafkaConn{conn: conn, clientID: clientID}).apiVersions()
 	return err == nil
 }

@@ -145,7 +145,9 @@ func (k *kafkaConn) authenticate(ctx context.Context, s SASL, broker string) err
 		r, err := k.roundTrip(areq, 1)
 		if err != nil {
 			if closedEarly(err) {
-				return refused(errors.New("the broker closed the connection"))
+				e := refused(errors.New("the broker closed the connection"))
+				e.(*ConnectionError).tentative = true
+				return e
 			}
 			return fail(false, err, "authentication failed")
 		}

@@ -496,9 +496,11 @@ func (p *producer) completed(recs []*Record, err error) {
 	// password fails as the broker hanging up): once the doctor's probe
 	// says so, retrying cannot help and would hide the cause.
 	var misconfigured error
-	if f.retryable && p.doctor != nil {
+	if p.doctor != nil && connectionFailure(err) {
 		p.doctor.suspect(err)
-		misconfigured = p.doctor.misconfigured()
+		if f.retryable {
+			misconfigured = p.doctor.misconfigured()
+		}
 	}
 	var final []*Record
 	p.mu.Lock()

@@ -151,13 +151,20 @@ func (m *topicManager) replicationFactor(ctx context.Context, brokers []int) (in
 				rf, errs = max(rf, def), nil
 				break
 			}
+			if notAllowed(err) {
+				// A user without DescribeConfigs on the cluster (ACLs)
+				// creates topics all the same, as Python kafkaesk does.
+				m.cfg.Logger.Debug("kafkaesk: cannot read default.replication.factor; creating topics with min(3, brokers up) replicas", "err", err)
+				rf, errs = min(3, len(brokers)), nil
+				break
+			}
 			errs = append(errs, err)
 		}
 		if errs != nil {
 			return 0, &retryLaterError{fmt.Errorf("no broker told its default.replication.factor: %w", errors.Join(errs...))}
 		}
 	}
-	if rf > len(brokers) {
+	if rf > len(brokers) || rf == 0 {
 		return 0, fmt.Errorf("%w: replication factor %d needs %d brokers, and %d are up (ids %v): not creating it with fewer replicas; retrying",
 			ErrNotEnoughBrokers, rf, rf, len(brokers), brokers)
 	}

@@ -143,8 +143,8 @@ func (k *kafkaFlags) addSpoolFlags(fs *flag.FlagSet) {
 
 // check reports a malformed KAFKAESK_* variable, naming it.
 func (k *kafkaFlags) check() error {
-	if k.envErr != nil {
-		return &usageError{k.envErr.Error()}
+	if err := errors.Join(k.envErr, k.cfg.FlagError()); err != nil {
+		return &usageError{err.Error()}
 	}
 	return nil
 }
