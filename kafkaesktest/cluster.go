@@ -37,7 +37,7 @@ const (
 // leadership moves, as a real cluster's controller moves it). Its
 // methods are safe for concurrent use.
 type Cluster struct {
-	Real    bool
+	real    bool
 	brokers []string
 	nodes   []int // ids, in order
 
@@ -57,7 +57,7 @@ type Cluster struct {
 func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	if env := os.Getenv(EnvClusterBrokers); env != "" {
-		c := &Cluster{Real: true, brokers: strings.Split(env, ","), nodes: []int{1, 2, 3}, down: map[int]bool{},
+		c := &Cluster{real: true, brokers: strings.Split(env, ","), nodes: []int{1, 2, 3}, down: map[int]bool{},
 			localDir: os.Getenv(EnvClusterLocalDir), script: repoScript(t)}
 		if c.localDir == "" {
 			t.Fatalf("kafkaesktest: %s is set but %s is not", EnvClusterBrokers, EnvClusterLocalDir)
@@ -99,6 +99,10 @@ func repoScript(t testing.TB) string {
 	return s
 }
 
+// Real reports whether the cluster is the real one of
+// KAFKA_CLUSTER_BROKERS.
+func (c *Cluster) Real() bool { return c.real }
+
 // Brokers returns the cluster's bootstrap list: every node.
 func (c *Cluster) Brokers() []string { return c.brokers }
 
@@ -115,7 +119,7 @@ func (c *Cluster) isDown(n int) bool {
 // cluster (its controller quorum elects another), every node but the
 // controller (the last) of an embedded one, whose controller is fixed.
 func (c *Cluster) CanStop(n int) bool {
-	return c.Real || n != c.nodes[len(c.nodes)-1]
+	return c.real || n != c.nodes[len(c.nodes)-1]
 }
 
 // Kill stops node n at once: SIGKILL on a real cluster.
@@ -134,7 +138,7 @@ func (c *Cluster) stop(n int, how string) error {
 	if !c.CanStop(n) {
 		return fmt.Errorf("kafkaesktest: node %d is the embedded cluster's controller, which cannot be stopped", n)
 	}
-	if c.Real {
+	if c.real {
 		if err := c.run(how, n); err != nil {
 			return err
 		}
@@ -153,7 +157,7 @@ func (c *Cluster) Start(n int) error {
 	if !c.down[n] {
 		return fmt.Errorf("kafkaesktest: node %d is up already", n)
 	}
-	if c.Real {
+	if c.real {
 		if err := c.run("start-node", n); err != nil {
 			return err
 		}

@@ -34,8 +34,12 @@ type Secured struct {
 	ClientCertFile string
 	ClientKeyFile  string
 
-	Real bool // a real cluster's, from the environment
+	real bool // a real cluster's, from the environment
 }
+
+// Real reports whether the listeners are a real cluster's, from the
+// environment.
+func (s *Secured) Real() bool { return s.real }
 
 // NewSecured returns the secured listeners of the real cluster that
 // KAFKA_SASL_SSL_BROKERS and its companions name when it is set, and
@@ -74,7 +78,7 @@ func realSecured(t testing.TB) *Secured {
 		SASLBrokers: strings.Split(brokers, ","), MTLSBrokers: strings.Split(os.Getenv(EnvMTLSBrokers), ","),
 		CAFile: os.Getenv(EnvCAFile), OtherCAFile: os.Getenv(EnvOtherCAFile),
 		ClientCertFile: os.Getenv(EnvClientCert), ClientKeyFile: os.Getenv(EnvClientKey),
-		Real: true,
+		real: true,
 	}
 	for _, m := range []struct{ mech, env string }{{"PLAIN", "PLAIN"}, {"SCRAM-SHA-256", "SCRAM256"}, {"SCRAM-SHA-512", "SCRAM512"}} {
 		s.Users = append(s.Users, SASL{Mechanism: m.mech,

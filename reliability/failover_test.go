@@ -210,7 +210,7 @@ func TestLeaderKilledWhileLoggingLosesNothing(t *testing.T) {
 	}
 	g.mu.Unlock()
 	t.Logf("client %s, %s cluster: %d events logged at %d/s through 3 leader kills: published %d, missing 0, written twice %d, out of order %d; the group saw every one, %d again after a rebalance",
-		app.Config().Client, map[bool]string{true: "real", false: "embedded"}[c.Real], svc.sent, logRate, st.Published, twice, reordered, redelivered)
+		app.Config().Client, map[bool]string{true: "real", false: "embedded"}[c.Real()], svc.sent, logRate, st.Published, twice, reordered, redelivered)
 }
 
 // With one node stopped for good, a service goes on logging and a group

@@ -224,7 +224,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			l    *LatencyResult
 		}{{"before the outage", o.CallerBefore}, {"during it", o.CallerDuring}, {"after it", o.CallerAfter}} {
 			if ph.l != nil {
-				fmt.Fprintf(tw, "  %s	p50 %s	p99 %s	p99.9 %s	max %s\n",
+				fmt.Fprintf(tw, "  %s\tp50 %s\tp99 %s\tp99.9 %s\tmax %s\n",
 					ph.name, fmtMicros(ph.l.P50Micro), fmtMicros(ph.l.P99Micro), fmtMicros(ph.l.P999Micro), fmtMicros(ph.l.MaxMicro))
 			}
 		}
