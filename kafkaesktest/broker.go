@@ -74,6 +74,12 @@ type SASL struct {
 	Password  string
 }
 
+// String describes s without its password, so that a test's log does
+// not show it.
+func (s SASL) String() string {
+	return fmt.Sprintf("{Mechanism:%s Username:%s Password:%d bytes, not shown}", s.Mechanism, s.Username, len(s.Password))
+}
+
 // opts returns the kfake options of s, or an error naming what is wrong.
 func (s SASL) opts() ([]kfake.Opt, error) {
 	if s.Mechanism == "" {

@@ -137,9 +137,10 @@ func TestSecuredMutualTLSCommands(t *testing.T) {
 	assert.Equal(t, seqRange(0, 20), jsonSeqs(t, stdout))
 }
 
-// A refused password, an untrusted CA, plaintext against the TLS port:
-// every command exits 1 within seconds, naming the broker and what
-// failed, without the password.
+// A refused password, an unknown user, a mechanism the user has no
+// credentials for, an untrusted CA, a hostname mismatch, plaintext against
+// the TLS port: every command exits 1 within seconds, naming the broker
+// and what failed, without the password.
 func TestSecuredCommandErrorsAreClearAndQuick(t *testing.T) {
 	e := newSecuredEnv(t)
 	wrong := e.Users[1]
@@ -147,10 +148,18 @@ func TestSecuredCommandErrorsAreClearAndQuick(t *testing.T) {
 	broker := e.SASLBrokers[0]
 	untrusted := strings.Replace(e.Settings(e.Users[1]), e.CAFile, e.OtherCAFile, 1)
 	plaintext := changeSettings(t, e.Settings(e.Users[1]), map[string]any{"security_protocol": "SASL_PLAINTEXT", "ssl_cafile": nil})
-	for _, s := range []struct{ name, settings, want string }{
-		{"wrong password", e.Settings(wrong), `SASL: authentication refused for user "` + wrong.Username + `" (SCRAM-SHA-256)`},
-		{"untrusted CA", untrusted, "TLS: the broker's certificate is not signed by a CA in ssl_cafile " + e.OtherCAFile},
-		{"plaintext against TLS", plaintext, "the port speaks TLS and the client does not"},
+	unknown := e.Users[1]
+	unknown.Username = "nobody"
+	mechanism := e.Users[2]
+	mechanism.Mechanism = "SCRAM-SHA-256"
+	_, port, _ := net.SplitHostPort(broker)
+	for _, s := range []struct{ name, broker, settings, want string }{
+		{"wrong password", broker, e.Settings(wrong), `SASL: authentication refused for user "` + wrong.Username + `" (SCRAM-SHA-256)`},
+		{"unknown user", broker, e.Settings(unknown), `SASL: authentication refused for user "nobody" (SCRAM-SHA-256)`},
+		{"wrong mechanism", broker, e.Settings(mechanism), `SASL: authentication refused for user "` + mechanism.Username + `" (SCRAM-SHA-256)`},
+		{"untrusted CA", broker, untrusted, "TLS: the broker's certificate is not signed by a CA in ssl_cafile " + e.OtherCAFile},
+		{"hostname mismatch", "localhost:" + port, e.Settings(e.Users[1]), `TLS: the broker's certificate is not valid for the host "localhost"`},
+		{"plaintext against TLS", broker, plaintext, "the port speaks TLS and the client does not"},
 	} {
 		for _, cmd := range [][]string{
 			{"publish", "--stream", "logs.x"},
@@ -160,15 +169,16 @@ func TestSecuredCommandErrorsAreClearAndQuick(t *testing.T) {
 			{"bench", "--duration", "1s"},
 		} {
 			t.Run(s.name+"/"+strings.Join(cmd[:1], ""), func(t *testing.T) {
-				args := append([]string{cmd[0], "--kafka-servers", broker, "--topic-prefix", e.prefix, "--kafka-settings", s.settings}, cmd[1:]...)
+				args := append([]string{cmd[0], "--kafka-servers", s.broker, "--topic-prefix", e.prefix, "--kafka-settings", s.settings}, cmd[1:]...)
 				start := time.Now()
 				_, stderr, code := runKafkaesk(t, logLines(0, 1), args...)
 				took := time.Since(start)
 				assert.Equal(t, 1, code, stderr)
 				assert.Less(t, took, 6*time.Second, "the ping's 5s, and the process's start")
-				assert.Contains(t, stderr, "broker "+broker+": "+s.want)
-				assert.NotContains(t, stderr, wrong.Password)
-				assert.NotContains(t, stderr, e.Users[1].Password)
+				assert.Contains(t, stderr, "broker "+s.broker+": "+s.want)
+				for _, u := range e.Users {
+					assert.NotContains(t, stderr, u.Password)
+				}
 			})
 		}
 	}
