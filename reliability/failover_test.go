@@ -143,6 +143,20 @@ func topicCounts(t *testing.T, app *core.Application, stream string) (counts map
 	return counts, reordered
 }
 
+// newRun returns a cluster, an application on it with stream's topic
+// created, its prefix, and a group consuming stream with commits on a
+// second application.
+func newRun(t *testing.T, stream string) (*kafkaesktest.Cluster, *core.Application, string, *group) {
+	c := kafkaesktest.NewCluster(t)
+	prefix := kafkaesktest.TopicPrefix(t)
+	app := newApp(t, c, prefix, nil)
+	consumer := newApp(t, c, prefix, func(cfg *core.Config) { cfg.CommitInterval = 200 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, app.EnsureStream(ctx, stream, 0))
+	return c, app, prefix, startGroup(t, consumer, stream, prefix+"group")
+}
+
 // victim returns a node leading a partition of topic that the cluster
 // can stop.
 func victim(t *testing.T, c *kafkaesktest.Cluster, topic string) int {
@@ -162,16 +176,9 @@ func victim(t *testing.T, c *kafkaesktest.Cluster, topic string) int {
 // published is in the topic and reaches the group; what retries wrote
 // twice or out of order is counted and reported.
 func TestLeaderKilledWhileLoggingLosesNothing(t *testing.T) {
-	c := kafkaesktest.NewCluster(t)
-	prefix := kafkaesktest.TopicPrefix(t)
-	app := newApp(t, c, prefix, nil)
-	consumer := newApp(t, c, prefix, func(cfg *core.Config) { cfg.CommitInterval = 200 * time.Millisecond })
 	const stream = "logs.failover"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, app.EnsureStream(ctx, stream, 0))
+	c, app, prefix, g := newRun(t, stream)
 	svc := startService(t, app, stream)
-	g := startGroup(t, consumer, stream, prefix+"failover")
 
 	for round := range 3 {
 		time.Sleep(2 * time.Second)
@@ -216,15 +223,8 @@ func TestLeaderKilledWhileLoggingLosesNothing(t *testing.T) {
 // With one node stopped for good, a service goes on logging and a group
 // goes on consuming on the other two.
 func TestOneNodeDownForGood(t *testing.T) {
-	c := kafkaesktest.NewCluster(t)
-	prefix := kafkaesktest.TopicPrefix(t)
-	app := newApp(t, c, prefix, nil)
-	consumer := newApp(t, c, prefix, func(cfg *core.Config) { cfg.CommitInterval = 200 * time.Millisecond })
 	const stream = "logs.degraded"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, app.EnsureStream(ctx, stream, 0))
-	g := startGroup(t, consumer, stream, prefix+"degraded")
+	c, app, prefix, g := newRun(t, stream)
 	svc := startService(t, app, stream)
 	time.Sleep(time.Second)
 	require.NoError(t, c.Stop(victim(t, c, prefix+stream)))
