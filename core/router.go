@@ -23,12 +23,13 @@ type Hook func(ctx context.Context) error
 // can mount it: [Application.Mount]. The zero value is an empty Router.
 // A Router is safe for concurrent use.
 type Router struct {
-	mu      sync.RWMutex
-	schemas map[string]*Schema       // by Key
-	byType  map[reflect.Type]*Schema // by Go type, for Publish
-	subs    []*Subscription
-	onStart []Hook
-	onStop  []Hook
+	mu       sync.RWMutex
+	schemas  map[string]*Schema       // by Key
+	byType   map[reflect.Type]*Schema // by Go type, for Publish
+	subs     []*Subscription
+	produces []Production // Produces' declarations
+	onStart  []Hook
+	onStop   []Hook
 }
 
 // NewRouter returns an empty Router.
@@ -126,6 +127,7 @@ func (r *Router) merge(other *Router) error {
 		schemas = append(schemas, s)
 	}
 	onStart, onStop := slices.Clone(other.onStart), slices.Clone(other.onStop)
+	produces := slices.Clone(other.produces)
 	// Each application runs and counts its own copy of a router's
 	// subscriptions, so that one router can be mounted into several.
 	subs := make([]*Subscription, len(other.subs))
@@ -155,6 +157,7 @@ func (r *Router) merge(other *Router) error {
 		}
 	}
 	r.subs = append(r.subs, subs...)
+	r.produces = append(r.produces, produces...)
 	r.onStart = append(r.onStart, onStart...)
 	r.onStop = append(r.onStop, onStop...)
 	return nil

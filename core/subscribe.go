@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 )
@@ -214,6 +215,7 @@ type Subscription struct {
 	Streams []string
 
 	opts    SubscribeOptions
+	msgType reflect.Type // the handler's T
 	handle  func(ctx context.Context, s *Subscription, app *Application, rec *Record, commit func(context.Context) error, tx *Tx) error
 	running atomic.Bool
 	current atomic.Pointer[offsets] // the generation being consumed
@@ -232,8 +234,13 @@ type SubscriptionStats struct {
 
 // clone returns the same subscription with its own state and counters.
 func (s *Subscription) clone() *Subscription {
-	return &Subscription{Group: s.Group, Pattern: s.Pattern, Streams: s.Streams, opts: s.opts, handle: s.handle}
+	return &Subscription{Group: s.Group, Pattern: s.Pattern, Streams: s.Streams, opts: s.opts, msgType: s.msgType, handle: s.handle}
 }
+
+// MessageType returns the Go type its handler takes: a registered
+// schema's type, or []byte, Envelope, map[string]any or an interface for
+// any message.
+func (s *Subscription) MessageType() reflect.Type { return s.msgType }
 
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
@@ -326,6 +333,7 @@ func subscribe[T any](r Registrar, s *Subscription, handler Handler[T], opts *Su
 	if err := s.opts.validate(); err != nil {
 		return nil, fmt.Errorf("kafkaesk: %s: %w", s, err)
 	}
+	s.msgType = reflect.TypeFor[T]()
 	if s.opts.Concurrency == 0 {
 		s.opts.Concurrency = 1
 	}
