@@ -66,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if err := cfg.FlagError(); err != nil { // a malformed --kafka-settings, its value (a password?) not shown
+		fmt.Fprintf(stderr, "pubsub: %v\n", err)
+		return 2
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pubsub: unexpected argument %q\n", fs.Arg(0))
 		return 2

@@ -79,7 +79,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, "flag provided but not defined: -nope"},
 		{"bad timeout", []string{"--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
 		{"empty servers", []string{"--kafka-servers", ","}, `invalid value "," for flag -kafka-servers`},
-		{"bad settings", []string{"--kafka-settings", `{"lingr_ms": 5}`}, `for flag -kafka-settings: unknown setting "lingr_ms"`},
+		{"bad settings", []string{"--kafka-settings", `{"lingr_ms": 5}`}, `flag --kafka-settings (value not shown: it may hold a password): unknown setting "lingr_ms"`},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

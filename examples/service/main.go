@@ -88,6 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if err := cfg.FlagError(); err != nil { // a malformed --kafka-settings, its value (a password?) not shown
+		fmt.Fprintf(stderr, "service: %v\n", err)
+		fs.Usage()
+		return 2
+	}
 	if err := checkFlags(fs.Args(), *addr, *stream, *traffic); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()

@@ -307,6 +307,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"empty stream", []string{"--stream", ""}, `invalid value "" for flag -stream`},
 		{"no servers", []string{"--kafka-servers", ""}, `invalid value "" for flag -kafka-servers`},
 		{"argument", []string{"serve"}, `unexpected argument "serve"`},
+		{"bad settings", []string{"--kafka-settings", `{"sasl_plain_password":s3cret}`}, `flag --kafka-settings (value not shown: it may hold a password): settings are not a JSON object`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr strings.Builder
@@ -315,6 +316,7 @@ func TestRunBadFlags(t *testing.T) {
 			assert.Contains(t, stderr.String(), tt.want)
 			assert.Contains(t, stderr.String(), "Usage of service:")
 			assert.Empty(t, stdout.String(), "it never listened")
+			assert.NotContains(t, stderr.String(), "s3cret")
 		})
 	}
 }
