@@ -3,7 +3,6 @@ package asyncapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
 	"net/http"
@@ -13,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kafkaesk-go/kafkaesk/asyncapi"
+	"github.com/kafkaesk-go/kafkaesk/asyncapi/asyncapitest"
 	"github.com/kafkaesk-go/kafkaesk/core"
 )
 
@@ -64,29 +63,9 @@ func smallApp(t *testing.T) *core.Application {
 	return app
 }
 
-// validator compiles the official AsyncAPI 3.0.0 JSON Schema (from
-// @asyncapi/specs, testdata/README.md).
-func validator(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "asyncapi-3.0.0.schema.json"))
-	require.NoError(t, err)
-	defer f.Close()
-	c := jsonschema.NewCompiler()
-	require.NoError(t, c.AddResource("http://asyncapi.com/definitions/3.0.0/asyncapi.json", f))
-	s, err := c.Compile("http://asyncapi.com/definitions/3.0.0/asyncapi.json")
-	require.NoError(t, err)
-	return s
-}
-
 func requireValid(t *testing.T, doc *asyncapi.Document) {
 	t.Helper()
-	b, err := doc.JSON()
-	require.NoError(t, err)
-	var v any
-	require.NoError(t, json.Unmarshal(b, &v))
-	if err := validator(t).Validate(v); err != nil {
-		t.Fatalf("the document does not validate against the AsyncAPI 3.0.0 schema: %#v", err)
-	}
+	require.NoError(t, asyncapitest.Validate(doc))
 }
 
 func TestSmallApplicationValidatesAndMatchesTheGolden(t *testing.T) {
