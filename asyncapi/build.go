@@ -43,7 +43,7 @@ func Build(app *core.Application, opts *Options) (*Document, error) {
 		for _, stream := range p.Streams {
 			ch := b.channel(stream, false)
 			ch.add(messageName(p.Schema), p.Schema)
-			operations[opID("send", stream, p.Schema.Key())] = b.operation("send", ch, []string{messageName(p.Schema)},
+			operations[opID("send", ch.id, p.Schema.Key())] = b.operation("send", ch, []string{messageName(p.Schema)},
 				fmt.Sprintf("The application publishes %s to %s.", p.Schema.Key(), stream), nil)
 		}
 	}
@@ -53,7 +53,7 @@ func Build(app *core.Application, opts *Options) (*Document, error) {
 		for _, stream := range o.LogStreams {
 			ch := b.channel(stream, false)
 			ch.add(logMessageName, nil)
-			operations[opID("send", stream, logSchemaKey)] = b.operation("send", ch, []string{logMessageName},
+			operations[opID("send", ch.id, logSchemaKey)] = b.operation("send", ch, []string{logMessageName},
 				"The application logs to "+stream+" through sloghandler: kafkaesk log events, which a collector reads.", nil)
 		}
 	}
@@ -72,7 +72,7 @@ func Build(app *core.Application, opts *Options) (*Document, error) {
 			if pattern {
 				what = "the streams matching " + stream
 			}
-			operations[opID("receive", stream, sub.Group)] = b.operation("receive", ch, names,
+			operations[opID("receive", ch.id, sub.Group)] = b.operation("receive", ch, names,
 				fmt.Sprintf("Consumer group %s reads %s.", sub.Group, what),
 				map[string]any{"kafka": map[string]any{
 					"groupId":        map[string]any{"type": "string", "enum": []any{sub.Group}},
@@ -141,7 +141,7 @@ func (b *builder) channel(stream string, pattern bool) *channel {
 // add puts message name on the channel; s, when given, is its schema.
 func (ch *channel) add(name string, s *core.Schema) {
 	ch.messages[name] = true
-	if s != nil && s.Retention > 0 && slices.Contains(s.Streams, ch.stream) {
+	if s != nil && s.Retention > 0 { // the topic is created, on the first publish, with the schema's retention
 		ch.retention = max(ch.retention, s.Retention.Milliseconds())
 	}
 }
@@ -221,9 +221,9 @@ func (b *builder) messagesFor(t reflect.Type, all []*core.Schema) []string {
 	return append(names, anyMessageName)
 }
 
-// opID names an operation: action, stream and what tells it apart.
-func opID(action, stream, what string) string {
-	return componentName(action + "." + stream + "." + what)
+// opID names an operation: action, channel and what tells it apart.
+func opID(action, channel, what string) string {
+	return componentName(action + "." + channel + "." + what)
 }
 
 func ref(to string) map[string]any { return map[string]any{"$ref": to} }

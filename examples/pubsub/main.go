@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	timeout := fs.Duration("timeout", time.Minute, "give up when the steps have not seen their messages by then")
+	printDoc := fs.Bool("asyncapi", false, "print the example's AsyncAPI 3.0 document (JSON) and exit, without a broker")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -75,6 +76,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if *printDoc {
+		if len(cfg.Brokers) == 0 {
+			cfg.Brokers = []string{"localhost:9092"}
+		}
+		if err := printAsyncAPI(cfg, stdout); err != nil {
+			fmt.Fprintln(stderr, "pubsub: --asyncapi:", err)
+			return 1
+		}
+		return 0
+	}
 	if len(cfg.Brokers) == 0 {
 		broker, err := kafkaesktest.Start(nil)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kafkaesk-go/kafkaesk/asyncapi/asyncapitest"
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 )
@@ -122,4 +123,16 @@ func TestRunOverSASLSSL(t *testing.T) {
 	)
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	assert.Equal(t, wantSteps, stdout)
+}
+
+// --asyncapi prints the example's contract, a valid AsyncAPI 3.0
+// document, without a broker.
+func TestRunPrintsAValidAsyncAPIDocument(t *testing.T) {
+	code, stdout, stderr := runPubsub(t, "--asyncapi", "--topic-prefix", "demo.")
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, asyncapitest.ValidateJSON([]byte(stdout)))
+	for _, s := range []string{`"asyncapi": "3.0.0"`, `"title": "kafkaesk pubsub example"`, `"address": "demo.content.edited.Resource"`,
+		`"const": "Content:1"`, `"demo.readme-audit"`, `"retention.ms": 86400000`} {
+		assert.Contains(t, stdout, s)
+	}
 }
