@@ -37,7 +37,9 @@ var errPaymentUnavailable = errors.New("payment provider unavailable")
 //	GET /checkout         503, and an ERROR with the error value
 //	GET /healthz          200, logged at DEBUG only
 //	GET /metrics          Prometheus metrics (when metrics is not nil), logged at DEBUG only
-func newServer(logger *slog.Logger, metrics http.Handler) http.Handler {
+//	GET /asyncapi.json    the service's AsyncAPI document, and /asyncapi.yaml (when contract is not nil)
+//	GET /docs             the document as a page to read (when contract is not nil)
+func newServer(logger *slog.Logger, metrics, contract http.Handler) http.Handler {
 	s := &server{logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", s.hello)
@@ -46,6 +48,11 @@ func newServer(logger *slog.Logger, metrics http.Handler) http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
+	}
+	if contract != nil {
+		for _, path := range []string{"/asyncapi.json", "/asyncapi.yaml", "/docs"} {
+			mux.Handle("GET "+path, contract)
+		}
 	}
 	return logRequests(logger, mux)
 }

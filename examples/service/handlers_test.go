@@ -118,7 +118,7 @@ func TestServer(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s at %s", tt.method, tt.target, tt.level), func(t *testing.T) {
 			var got events
 			rec := httptest.NewRecorder()
-			newServer(got.logger(t, tt.level), nil).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, nil))
+			newServer(got.logger(t, tt.level), nil, nil).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, nil))
 			resp := rec.Result()
 			body, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
@@ -134,7 +134,7 @@ func TestServer(t *testing.T) {
 func TestRequestEventFields(t *testing.T) {
 	var got events
 	rec := httptest.NewRecorder()
-	newServer(got.logger(t, slog.LevelInfo), nil).ServeHTTP(rec, httptest.NewRequest("GET", "/orders/3", nil))
+	newServer(got.logger(t, slog.LevelInfo), nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/orders/3", nil))
 	require.Len(t, got.all, 1)
 	ev := got.all[0]
 	assert.Equal(t, "PydanticLogModel:1", ev.Schema)

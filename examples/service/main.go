@@ -10,6 +10,8 @@
 //   - slog.NewMultiHandler sends each record to the console and to Kafka;
 //   - a log model (HTTPRequest, which embeds record.Model) is passed in an
 //     ordinary slog call, and its fields land in the event;
+//   - it serves its AsyncAPI document (package asyncapi) at /asyncapi.json
+//     and /asyncapi.yaml, and as a page at /docs;
 //   - core.Config.Metrics registers kafkaesk's metrics, and sloghandler's,
 //     in a registry served on GET /metrics;
 //   - every request runs in an OpenTelemetry span (continuing a caller's
@@ -49,6 +51,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kafkaesk-go/kafkaesk/asyncapi"
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/sloghandler"
 	"github.com/kafkaesk-go/kafkaesk/streamhandler"
@@ -135,7 +138,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewMultiHandler(console, kafka))
 
-	routes := traced(newServer(logger, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})), tracerProvider, propagator)
+	// The service's contract: the log events it writes to its stream.
+	doc, err := asyncapi.Build(app, &asyncapi.Options{
+		Title:       "example-service",
+		Version:     "1.0.0",
+		Description: "An HTTP service that logs every request, as a kafkaesk log event with the HTTPRequest model's fields, to its stream.",
+		LogStreams:  []string{*stream},
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "service:", err)
+		return 1
+	}
+	routes := traced(newServer(logger, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), asyncapi.Handler(doc)), tracerProvider, propagator)
 	code := serve(ctx, logger, routes, *addr, *traffic, stdout)
 
 	// Deliver what is queued. Past the timeout Close says how many events

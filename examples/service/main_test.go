@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kafkaesk-go/kafkaesk/asyncapi/asyncapitest"
 	"github.com/kafkaesk-go/kafkaesk/core"
 	"github.com/kafkaesk-go/kafkaesk/internal/testutil"
 	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
@@ -370,4 +371,30 @@ func TestRunTrafficOverSASLSSL(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, requests, 3, "the requests' events are in the topic")
+}
+
+// The service serves its AsyncAPI document, valid against the official
+// schema and describing its log stream, and the page to read it.
+func TestRunServesItsAsyncAPIDocumentAndPage(t *testing.T) {
+	brokers := kafkaesktest.Brokers(t)
+	prefix := kafkaesktest.TopicPrefix(t)
+	svc := startService(t, "--kafka-servers", strings.Join(brokers, ","), "--topic-prefix", prefix, "--addr", "127.0.0.1:0", "--stream", "logs.contract")
+	get := func(path string) string {
+		resp, err := http.Get(svc.url + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	doc := get("/asyncapi.json")
+	require.NoError(t, asyncapitest.ValidateJSON([]byte(doc)))
+	assert.Contains(t, doc, `"address": "`+prefix+`logs.contract"`)
+	assert.Contains(t, doc, `"const": "PydanticLogModel:1"`)
+	assert.Contains(t, get("/asyncapi.yaml"), "asyncapi: 3.0.0")
+	page := get("/docs")
+	assert.Contains(t, page, "<title>example-service 1.0.0: AsyncAPI</title>")
+	assert.Contains(t, page, `id="components-messages-PydanticLogModel_v1"`)
+	require.Equal(t, 0, svc.stop(t), "stderr:\n%s", svc.stderr)
 }
