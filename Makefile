@@ -30,10 +30,13 @@ BROKER_STOP_TESTS = ^TestBrokerHang
 # The interop tests (interop/) run Python kafkaesk from the virtual
 # environment scripts/python-env keeps; test makes it first, so that a
 # missing Python or an unreachable package index fails there, plainly.
-test: fmt-check vet python-env ## gofmt check, go vet, and every test with the race detector, on each client (benchmarks/ module too; interop/ against Python kafkaesk)
-	@set -e; for c in $(CLIENTS); do \
+# The page test (asyncapi/) renders the AsyncAPI page in headless Chromium,
+# which scripts/browser-env finds, or installs from Debian's packages.
+test: fmt-check vet python-env ## gofmt check, go vet, and every test with the race detector, on each client (benchmarks/ module too; interop/ against Python kafkaesk; asyncapi/'s page in Chromium)
+	@set -e; chromium=$$(scripts/browser-env); \
+	for c in $(CLIENTS); do \
 		echo "== tests on client $$c"; \
-		KAFKAESK_CLIENT=$$c KAFKA_BROKER_PID= $(GO) test -race -count=1 ./...; \
+		KAFKAESK_CHROMIUM=$$chromium KAFKAESK_CLIENT=$$c KAFKA_BROKER_PID= $(GO) test -race -count=1 ./...; \
 		(cd benchmarks && KAFKAESK_CLIENT=$$c $(GO) test -race -count=1 ./...); \
 		if [ -n "$$KAFKA_BROKER_PID" ]; then \
 			echo "== tests stopping the broker (PID $$KAFKA_BROKER_PID) on client $$c"; \
