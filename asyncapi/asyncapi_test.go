@@ -18,6 +18,7 @@ import (
 	"github.com/kafkaesk-go/kafkaesk/asyncapi"
 	"github.com/kafkaesk-go/kafkaesk/asyncapi/asyncapitest"
 	"github.com/kafkaesk-go/kafkaesk/core"
+	"github.com/kafkaesk-go/kafkaesk/kafkaesktest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -134,4 +135,32 @@ func TestHandlerServesTheDocumentAndThePage(t *testing.T) {
 	assert.NotRegexp(t, `(?i)<script|<link|https?://(?:cdn|fonts)`, body, "self-contained: no script, no stylesheet or font from the network")
 	code, _, _ = get("/other")
 	assert.Equal(t, 404, code)
+}
+
+// Servers carry the security the settings use (TLS, a SASL mechanism, a
+// client certificate), and never a user name or password.
+func TestServersShowTheSecurityWithoutSecrets(t *testing.T) {
+	certs := kafkaesktest.TestCertificates(t)
+	cfg := core.Config{Brokers: []string{"b1:9093"}}
+	require.NoError(t, cfg.ApplySettings([]byte(`{"security_protocol":"SASL_SSL","sasl_mechanism":"SCRAM-SHA-512",
+		"sasl_plain_username":"svc-user","sasl_plain_password":"svc-s3cret","ssl_cafile":"`+certs.CAFile+`",
+		"ssl_certfile":"`+certs.ClientCertFile+`","ssl_keyfile":"`+certs.ClientKeyFile+`"}`)))
+	app, err := core.New(cfg)
+	require.NoError(t, err)
+	defer app.Close(context.Background())
+	doc, err := asyncapi.Build(app, nil)
+	require.NoError(t, err)
+	requireValid(t, doc)
+	m := doc.Map()
+	server := m["servers"].(map[string]any)["broker-1"].(map[string]any)
+	assert.Equal(t, "kafka-secure", server["protocol"])
+	schemes := m["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	assert.Equal(t, "scramSha512", schemes["sasl"].(map[string]any)["type"])
+	assert.Equal(t, "X509", schemes["mutualTLS"].(map[string]any)["type"])
+	for _, format := range []func() ([]byte, error){doc.JSON, doc.YAML, doc.HTML} {
+		b, err := format()
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "svc-s3cret")
+		assert.NotContains(t, string(b), "svc-user")
+	}
 }
