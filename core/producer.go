@@ -632,10 +632,11 @@ func (p *producer) finish(r *Record, err error) {
 		return
 	}
 	if err == ErrSpooled {
-		// Counted by the spool; the record is the caller's again.
-		e := r.produce.epoch
+		// Counted by the spool; the record is the caller's again once
+		// delivered: nothing of it is read after that.
+		e, spooled := r.produce.epoch, r.produce.spooled
 		deliver(r.produce.done, r, err)
-		if !r.produce.spooled {
+		if !spooled {
 			<-p.slots // kept by Close: it held one
 		}
 		e.release()
