@@ -51,6 +51,38 @@ var perCallHandlers = []struct {
 	{"slog.JSONHandler", func(testing.TB, int) slog.Handler { return slog.NewJSONHandler(io.Discard, nil) }},
 	{nameSloghandler, perCallSloghandler},
 	{nameSlogKafka, perCallSlogKafka},
+	{nameHandBuilt, perCallHandBuilt},
+	// The floors: a call slog drops at once (the level disabled), and one
+	// whose record slog builds and hands to a handler that does nothing.
+	{"slog.DiscardHandler", func(testing.TB, int) slog.Handler { return slog.DiscardHandler }},
+	{"no-op handler", func(testing.TB, int) slog.Handler { return noopHandler{} }},
+}
+
+// noopHandler takes every record and does nothing with it.
+type noopHandler struct{}
+
+func (noopHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (noopHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h noopHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h noopHandler) WithGroup(string) slog.Handler           { return h }
+
+// perCallHandBuilt is the hand-built shipper (openHandBuilt) on the
+// async kafka-go Writer of perCallSlogKafka, whose transport answers
+// without a network.
+func perCallHandBuilt(tb testing.TB, _ int) slog.Handler {
+	const topic = "logs"
+	w := &kafka.Writer{
+		Addr:         discardAddr,
+		Topic:        topic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		BatchSize:    core.DefaultBatchSize,
+		BatchBytes:   core.DefaultBatchBytes,
+		BatchTimeout: core.DefaultBatchTimeout,
+		Async:        true,
+		Transport:    newDiscardTransport(topic),
+	}
+	tb.Cleanup(func() { w.Close() })
+	return slog.NewJSONHandler(kafkaLines{w: w, key: benchmarks.Key()}, nil)
 }
 
 // perCallSloghandler is set up as sloghandler's own cold BenchmarkHandle:

@@ -1,6 +1,7 @@
 package benchmarks_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ const (
 	nameSlogFranz   = "sloghandler-franz-go" // on core's franz-go client
 	nameSlogKafka   = "slog-kafka"
 	nameKgo         = "franz-go-kgo"
+	nameHandBuilt   = "hand-built" // slog.JSONHandler into a raw async kafka-go Writer
 
 	partitions = 4
 )
@@ -65,6 +67,7 @@ var shippers = []shipper{
 	}},
 	{nameSlogKafka, openSlogKafka},
 	{nameKgo, openKgo},
+	{nameHandBuilt, openHandBuilt},
 }
 
 // openKafkaGo: the raw kafka-go async Writer with exactly the settings of
@@ -140,6 +143,54 @@ func openSloghandler(tb testing.TB, brokers []string, prefix, name, client strin
 			return tally{acked: s.Published, failed: s.Failed, unknown: s.Unknown, dropped: s.Dropped}, err
 		},
 	}
+}
+
+// openHandBuilt: what a user writes in twenty lines instead of a
+// library: slog.JSONHandler writing each record's JSON line into a raw
+// async kafka-go Writer with core's producer settings, the hostname as
+// the key. It encodes less than sloghandler (no kafkaesk envelope, no
+// log model's fields merged, no Python level names) and keeps no
+// accounting of its own: the bar sloghandler must not be slower than.
+func openHandBuilt(tb testing.TB, brokers []string, prefix string) shipment {
+	acks := new(ackCounter)
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        prefix + nameHandBuilt,
+		Balancer:     &kafka.Murmur2Balancer{},
+		BatchSize:    core.DefaultBatchSize,
+		BatchBytes:   core.DefaultBatchBytes,
+		BatchTimeout: core.DefaultBatchTimeout,
+		RequiredAcks: kafka.RequireAll,
+		Transport:    tr,
+		Async:        true,
+		Completion:   func(msgs []kafka.Message, err error) { acks.add(len(msgs), err) },
+	}
+	tb.Cleanup(func() {
+		w.Close()
+		tr.CloseIdleConnections()
+	})
+	h := slog.NewJSONHandler(kafkaLines{w: w, key: benchmarks.Key()}, nil)
+	l := benchmarks.NewLogger(errHook{h, func(err error) { acks.add(1, err) }})
+	return shipment{
+		send:   func() { benchmarks.Log(l) },
+		settle: closeAndWait(w, acks),
+	}
+}
+
+// kafkaLines is the hand-built shipper's io.Writer: each Write, one JSON
+// line from slog.JSONHandler, becomes a message. The handler reuses its
+// buffer, so the line is copied.
+type kafkaLines struct {
+	w   *kafka.Writer
+	key []byte
+}
+
+func (k kafkaLines) Write(p []byte) (int, error) {
+	if err := k.w.WriteMessages(context.Background(), kafka.Message{Key: k.key, Value: bytes.Clone(p)}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // openSlogKafka: samber/slog-kafka set up as its README shows, on an

@@ -1,7 +1,8 @@
 // Command ratios reads `go test -bench` output on standard input and
 // prints the benchmarks as markdown tables, with the medians of repeated
 // runs (-count) and the ratios the comparison is about: end to end,
-// events/s against the raw kafka-go Writer, against sloghandler on
+// events/s against the raw kafka-go Writer, against the hand-built
+// shipper (slog.JSONHandler into that Writer), against sloghandler on
 // kafka-go (the franz-go row's ratio is issue 13's target) and against
 // slog-kafka; per
 // call, ns/op against slog.JSONHandler.
@@ -56,7 +57,7 @@ var groups = map[string]group{
 		column:    "shipper",
 		prefix:    "c=",
 		metric:    "events/s",
-		baselines: []string{"kafka-go-raw", "sloghandler", "slog-kafka"},
+		baselines: []string{"kafka-go-raw", "hand-built", "sloghandler", "slog-kafka"},
 	},
 	"BenchmarkPerCall": {
 		title:     "Per call: what a log call costs the caller",
