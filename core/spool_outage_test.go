@@ -59,19 +59,23 @@ func testSpoolOutage(t *testing.T, brokers []string, outage func(time.Duration))
 		awayFor   = 20 * time.Second
 	)
 	prefix := kafkaesktest.TopicPrefix(t)
-	open := func(stream, spoolDir string) *sloghandler.Handler {
-		h, err := sloghandler.Open(core.Config{
+	open := func(stream, spoolDir string) (*sloghandler.Handler, *core.Application) {
+		app, err := core.New(core.Config{
 			Brokers:         brokers,
 			TopicPrefix:     prefix,
 			Partitions:      1,
 			RequestTimeout:  2 * time.Second,
 			RetryBackoffMax: 200 * time.Millisecond,
-		}, stream, &sloghandler.Options{SpoolDir: spoolDir, Warnings: io.Discard})
+			Spool:           core.SpoolConfig{Dir: spoolDir},
+		})
 		require.NoError(t, err)
-		return h
+		t.Cleanup(func() { app.Close(context.Background()) })
+		h, err := sloghandler.New(app, stream, &sloghandler.Options{Warnings: io.Discard})
+		require.NoError(t, err)
+		return h, app
 	}
-	spooled := open("spooled", t.TempDir())
-	dropping := open("dropping", "")
+	spooled, spoolApp := open("spooled", t.TempDir())
+	dropping, _ := open("dropping", "")
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -94,6 +98,16 @@ func testSpoolOutage(t *testing.T, brokers []string, outage func(time.Duration))
 	}
 	wg.Wait()
 
+	// A running service drains its spool once Kafka is back: wait for
+	// that, rather than let Close give up on what is left (after
+	// RequestTimeout without an acknowledgement it stops waiting, and
+	// the spool keeps the rest for the next process; a real broker woken
+	// by SIGCONT may take longer than that to answer again).
+	deadline := time.Now().Add(2 * time.Minute)
+	for spoolApp.SpoolStats().OnDisk > 0 || spooled.Stats().Queued > 0 {
+		require.True(t, time.Now().Before(deadline), "the spool drains: %+v, %+v", spoolApp.SpoolStats(), spooled.Stats())
+		time.Sleep(50 * time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.NoError(t, spooled.Close(ctx))
