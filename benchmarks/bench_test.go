@@ -71,17 +71,7 @@ func (h noopHandler) WithGroup(string) slog.Handler           { return h }
 // without a network.
 func perCallHandBuilt(tb testing.TB, _ int) slog.Handler {
 	const topic = "logs"
-	w := &kafka.Writer{
-		Addr:         discardAddr,
-		Topic:        topic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		BatchSize:    core.DefaultBatchSize,
-		BatchBytes:   core.DefaultBatchBytes,
-		BatchTimeout: core.DefaultBatchTimeout,
-		Async:        true,
-		Transport:    newDiscardTransport(topic),
-	}
-	tb.Cleanup(func() { w.Close() })
+	w := rawWriter(tb, discardAddr, newDiscardTransport(topic), topic, nil)
 	return slog.NewJSONHandler(kafkaLines{w: w, key: benchmarks.Key()}, nil)
 }
 

@@ -2,11 +2,13 @@ package benchmarks_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,24 +77,7 @@ var shippers = []shipper{
 // sloghandler sends: the ceiling for our client.
 func openKafkaGo(tb testing.TB, brokers []string, prefix string) shipment {
 	acks := new(ackCounter)
-	tr := &kafka.Transport{}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Balancer:     &kafka.Murmur2Balancer{},
-		BatchSize:    core.DefaultBatchSize,
-		BatchBytes:   core.DefaultBatchBytes,
-		BatchTimeout: core.DefaultBatchTimeout,
-		ReadTimeout:  core.DefaultRequestTimeout,
-		WriteTimeout: core.DefaultRequestTimeout,
-		RequiredAcks: kafka.RequireAll,
-		Transport:    tr,
-		Async:        true,
-		Completion:   func(msgs []kafka.Message, err error) { acks.add(len(msgs), err) },
-	}
-	tb.Cleanup(func() {
-		w.Close()
-		tr.CloseIdleConnections()
-	})
+	w := rawWriter(tb, kafka.TCP(brokers...), nil, "", acks)
 	msg := kafka.Message{Topic: prefix + nameKafkaGo, Key: benchmarks.Key(), Value: benchmarks.Encoded()}
 	ctx := context.Background()
 	return shipment{
@@ -145,6 +130,35 @@ func openSloghandler(tb testing.TB, brokers []string, prefix, name, client strin
 	}
 }
 
+// rawWriter returns an async kafka-go Writer with exactly the settings of
+// core's producer (core/producer.go) to addr, on transport (nil: a new
+// kafka.Transport), writing to topic (empty: each message's), counting
+// its completions in acks (nil: none). The cleanup of tb closes it.
+func rawWriter(tb testing.TB, addr net.Addr, transport kafka.RoundTripper, topic string, acks *ackCounter) *kafka.Writer {
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{
+		Addr:         addr,
+		Topic:        topic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		BatchSize:    core.DefaultBatchSize,
+		BatchBytes:   core.DefaultBatchBytes,
+		BatchTimeout: core.DefaultBatchTimeout,
+		ReadTimeout:  core.DefaultRequestTimeout,
+		WriteTimeout: core.DefaultRequestTimeout,
+		RequiredAcks: kafka.RequireAll,
+		Transport:    cmp.Or[kafka.RoundTripper](transport, tr),
+		Async:        true,
+	}
+	if acks != nil {
+		w.Completion = func(msgs []kafka.Message, err error) { acks.add(len(msgs), err) }
+	}
+	tb.Cleanup(func() {
+		w.Close()
+		tr.CloseIdleConnections()
+	})
+	return w
+}
+
 // openHandBuilt: what a user writes in twenty lines instead of a
 // library: slog.JSONHandler writing each record's JSON line into a raw
 // async kafka-go Writer with core's producer settings, the hostname as
@@ -153,23 +167,7 @@ func openSloghandler(tb testing.TB, brokers []string, prefix, name, client strin
 // accounting of its own: the bar sloghandler must not be slower than.
 func openHandBuilt(tb testing.TB, brokers []string, prefix string) shipment {
 	acks := new(ackCounter)
-	tr := &kafka.Transport{}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        prefix + nameHandBuilt,
-		Balancer:     &kafka.Murmur2Balancer{},
-		BatchSize:    core.DefaultBatchSize,
-		BatchBytes:   core.DefaultBatchBytes,
-		BatchTimeout: core.DefaultBatchTimeout,
-		RequiredAcks: kafka.RequireAll,
-		Transport:    tr,
-		Async:        true,
-		Completion:   func(msgs []kafka.Message, err error) { acks.add(len(msgs), err) },
-	}
-	tb.Cleanup(func() {
-		w.Close()
-		tr.CloseIdleConnections()
-	})
+	w := rawWriter(tb, kafka.TCP(brokers...), nil, prefix+nameHandBuilt, acks)
 	h := slog.NewJSONHandler(kafkaLines{w: w, key: benchmarks.Key()}, nil)
 	l := benchmarks.NewLogger(errHook{h, func(err error) { acks.add(1, err) }})
 	return shipment{
