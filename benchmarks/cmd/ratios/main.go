@@ -1,20 +1,30 @@
 // Command ratios reads `go test -bench` output on standard input and
 // prints the benchmarks as markdown tables, with the medians of repeated
-// runs (-count) and the ratios the comparison is about: end to end,
-// events/s against the raw kafka-go Writer, against the hand-built
-// shipper (slog.JSONHandler into that Writer), against sloghandler on
-// kafka-go (the franz-go row's ratio is issue 13's target) and against
-// slog-kafka; per
-// call, ns/op against slog.JSONHandler.
+// runs (-count) and the ratios the comparison is about:
 //
-//	cd benchmarks && go test -run '^$' -bench . -benchmem -count 3 | go run ./cmd/ratios
+//   - end to end: events/s against the raw kafka-go Writer, the hand-built
+//     shipper (slog.JSONHandler into that Writer), sloghandler on
+//     kafka-go (the franz-go row's ratio is issue 13's target) and
+//     slog-kafka; CPU µs per event against the raw Writer, the
+//     hand-built shipper and slog-kafka; then allocations.
+//   - per call: ns/op against slog.JSONHandler, then allocations; the
+//     floors (slog.DiscardHandler, the no-op handler) last.
+//
+// Lines from elsewhere in the same format join the tables as contenders:
+// scripts/bench appends Python kafkaesk's (benchmarks/python).
+//
+//	cd benchmarks && go test -run '^$' -bench . -benchmem -count 3 | go run ./cmd/ratios [-chart contenders.svg]
+//
+// With -chart, it also writes an SVG chart of the end-to-end contenders:
+// events/s and CPU µs per event, one bar each (writeChart).
 //
 // It exits with status 1 when the input reports a failure or holds no
-// benchmark.
+// benchmark, or the chart cannot be written.
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -26,12 +36,20 @@ import (
 )
 
 func main() {
+	chart := flag.String("chart", "", "also write an SVG chart of the end-to-end contenders to this file")
+	flag.Parse()
 	res, err := parse(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ratios:", err)
 		os.Exit(1)
 	}
 	render(os.Stdout, res)
+	if *chart != "" {
+		if err := saveChart(*chart, res); err != nil {
+			fmt.Fprintln(os.Stderr, "ratios:", err)
+			os.Exit(1)
+		}
+	}
 	for _, f := range res.failures {
 		fmt.Fprintln(os.Stderr, "ratios: the run failed:", f)
 	}
@@ -40,31 +58,61 @@ func main() {
 	}
 }
 
+// saveChart writes res's chart to the file path.
+func saveChart(path string, res *results) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := writeChart(f, res); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
 // A group is a benchmark function whose sub-benchmarks are compared.
 type group struct {
 	title  string
 	column string // what a row is
 	prefix string // of the sub-benchmark names, dropped in the table
-	metric string // the metric the ratios divide
-	// baselines are the sub-benchmarks (without prefix) that every row
-	// is divided by, each in a column of its own.
+	// ratios are the metrics divided by baselines, in the table's first
+	// columns, each followed by its ratios.
+	ratios []ratio
+	// then come these units, before any other unit seen.
+	units []string
+	// floors are sub-benchmarks (without prefix) that bound the others
+	// from below: shown last, marked "(floor)".
+	floors []string
+}
+
+// A ratio divides every row's metric by each baseline's, in a column of
+// its own per baseline (a sub-benchmark, without prefix).
+type ratio struct {
+	metric    string
 	baselines []string
 }
 
 var groups = map[string]group{
 	"BenchmarkEndToEnd": {
-		title:     "End to end: from the call to the broker's acknowledgement",
-		column:    "shipper",
-		prefix:    "c=",
-		metric:    "events/s",
-		baselines: []string{"kafka-go-raw", "hand-built", "sloghandler", "slog-kafka"},
+		title:  "End to end: from the call to the broker's acknowledgement",
+		column: "shipper",
+		prefix: "c=",
+		ratios: []ratio{
+			{"events/s", []string{"kafka-go-raw", "hand-built", "sloghandler", "slog-kafka"}},
+			{"cpu-µs/event", []string{"kafka-go-raw", "hand-built", "slog-kafka"}},
+		},
+		units: []string{"allocs/op", "B/op"},
 	},
 	"BenchmarkPerCall": {
-		title:     "Per call: what a log call costs the caller",
-		column:    "handler",
-		prefix:    "h=",
-		metric:    "ns/op",
-		baselines: []string{"slog.JSONHandler"},
+		title:  "Per call: what a log call costs the caller",
+		column: "handler",
+		prefix: "h=",
+		ratios: []ratio{{"ns/op", []string{"slog.JSONHandler"}}},
+		units:  []string{"allocs/op", "B/op"},
+		// go test writes the space of "no-op handler" as _.
+		floors: []string{"slog.DiscardHandler", "no-op_handler"},
 	},
 }
 
@@ -174,26 +222,56 @@ func renderGroup(w io.Writer, res *results, top string, names []string) {
 	if !known {
 		g = group{title: top, column: "benchmark"}
 	}
-	// The columns: the group's metric first, then every other unit seen.
-	var units []string
-	if g.metric != "" {
-		units = append(units, g.metric)
-	}
+	// The floors last, in the group's order.
+	var floors []string
+	names = slices.DeleteFunc(slices.Clone(names), func(name string) bool {
+		if slices.Contains(g.floors, strings.TrimPrefix(name, top+"/"+g.prefix)) {
+			floors = append(floors, name)
+			return true
+		}
+		return false
+	})
+	slices.SortStableFunc(floors, func(a, b string) int {
+		return slices.Index(g.floors, strings.TrimPrefix(a, top+"/"+g.prefix)) - slices.Index(g.floors, strings.TrimPrefix(b, top+"/"+g.prefix))
+	})
+	names = append(names, floors...)
+
+	// The columns: the ratios' metrics, the group's units, then every
+	// other unit seen, each unit once; a metric no row has is left out.
+	seen := map[string]bool{}
 	for _, name := range names {
 		for _, u := range res.units[name] {
-			if !slices.Contains(units, u) {
-				units = append(units, u)
+			seen[u] = true
+		}
+	}
+	type column struct {
+		unit string
+		base string  // the baseline, for a ratio column
+		div  float64 // the baseline's median
+	}
+	var cols []column
+	add := func(u string) {
+		if seen[u] && !slices.ContainsFunc(cols, func(c column) bool { return c.unit == u }) {
+			cols = append(cols, column{unit: u})
+		}
+	}
+	for _, r := range g.ratios {
+		add(r.metric)
+		if !seen[r.metric] {
+			continue
+		}
+		for _, b := range r.baselines {
+			if v, ok := res.median(top+"/"+g.prefix+b, r.metric); ok && v != 0 {
+				cols = append(cols, column{unit: r.metric, base: b, div: v})
 			}
 		}
 	}
-	type baseline struct {
-		name  string
-		value float64
+	for _, u := range g.units {
+		add(u)
 	}
-	var bases []baseline
-	for _, b := range g.baselines {
-		if v, ok := res.median(top+"/"+g.prefix+b, g.metric); ok && v != 0 {
-			bases = append(bases, baseline{b, v})
+	for _, name := range names {
+		for _, u := range res.units[name] {
+			add(u)
 		}
 	}
 	runs := 0
@@ -208,12 +286,11 @@ func renderGroup(w io.Writer, res *results, top string, names []string) {
 		fmt.Fprintf(w, "Medians of %d runs.\n\n", runs)
 	}
 	head := []string{g.column}
-	for i, u := range units {
-		head = append(head, u)
-		if i == 0 {
-			for _, b := range bases {
-				head = append(head, fmt.Sprintf("%s ÷ %s", g.metric, b.name))
-			}
+	for _, c := range cols {
+		if c.base != "" {
+			head = append(head, fmt.Sprintf("%s ÷ %s", c.unit, c.base))
+		} else {
+			head = append(head, c.unit)
 		}
 	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(head, " | "))
@@ -224,30 +301,47 @@ func renderGroup(w io.Writer, res *results, top string, names []string) {
 	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(align, " | "))
 	for _, name := range names {
-		row := []string{strings.TrimPrefix(strings.TrimPrefix(name, top+"/"), g.prefix)}
-		if row[0] == name {
-			row[0] = strings.TrimPrefix(name, "Benchmark")
+		row := []string{rowName(top, g.prefix, name)}
+		if slices.Contains(floors, name) {
+			row[0] += " (floor)"
 		}
-		for i, u := range units {
-			v, ok := res.median(name, u)
-			if !ok {
+		for _, c := range cols {
+			v, ok := res.median(name, c.unit)
+			switch {
+			case !ok:
 				row = append(row, "")
-			} else {
+			case c.base != "":
+				row = append(row, times(v/c.div))
+			default:
 				row = append(row, number(v))
-			}
-			if i == 0 {
-				for _, b := range bases {
-					if !ok {
-						row = append(row, "")
-						continue
-					}
-					row = append(row, fmt.Sprintf("%.2fx", v/b.value))
-				}
 			}
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 	}
 	fmt.Fprintln(w)
+}
+
+// rowName is a benchmark's name in its group's table: the sub-benchmark's
+// name without prefix, or the function's without "Benchmark".
+func rowName(top, prefix, name string) string {
+	row := strings.TrimPrefix(strings.TrimPrefix(name, top+"/"), prefix)
+	if row == name {
+		row = strings.TrimPrefix(name, "Benchmark")
+	}
+	return row
+}
+
+// times formats a ratio r for a table: two decimals, or three
+// significant digits from 10 on, or two below 0.1 (so that a
+// contender a hundred times slower does not read 0.00x).
+func times(r float64) string {
+	switch {
+	case r >= 10:
+		return strconv.FormatFloat(r, 'f', max(0, 2-int(math.Floor(math.Log10(r)))), 64) + "x"
+	case r > 0 && r < 0.1:
+		return strconv.FormatFloat(r, 'g', 2, 64) + "x"
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64) + "x"
 }
 
 // number formats v for a table: whole numbers and numbers from 100 on
