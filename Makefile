@@ -73,7 +73,7 @@ fmt-check: ## fail if any Go file is not gofmt -s clean
 fmt: ## gofmt -s every Go file
 	gofmt -s -w .
 
-bench: ## the README's Performance numbers: sloghandler against the alternatives, and kafkaesk bench's scenarios (into bench-results/)
+bench: ## the README's Performance numbers: sloghandler against the alternatives (Python kafkaesk's handler too; tables and contenders.svg), and kafkaesk bench's scenarios (into bench-results/)
 	@scripts/bench
 
 bench-packages: ## every package's own benchmarks (core, record, sloghandler, collector), on the embedded broker
