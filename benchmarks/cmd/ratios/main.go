@@ -224,16 +224,12 @@ func renderGroup(w io.Writer, res *results, top string, names []string) {
 	}
 	// The floors last, in the group's order.
 	var floors []string
-	names = slices.DeleteFunc(slices.Clone(names), func(name string) bool {
-		if slices.Contains(g.floors, strings.TrimPrefix(name, top+"/"+g.prefix)) {
-			floors = append(floors, name)
-			return true
+	for _, f := range g.floors {
+		if i := slices.Index(names, top+"/"+g.prefix+f); i >= 0 {
+			floors = append(floors, names[i])
 		}
-		return false
-	})
-	slices.SortStableFunc(floors, func(a, b string) int {
-		return slices.Index(g.floors, strings.TrimPrefix(a, top+"/"+g.prefix)) - slices.Index(g.floors, strings.TrimPrefix(b, top+"/"+g.prefix))
-	})
+	}
+	names = slices.DeleteFunc(slices.Clone(names), func(name string) bool { return slices.Contains(floors, name) })
 	names = append(names, floors...)
 
 	// The columns: the ratios' metrics, the group's units, then every
