@@ -48,6 +48,10 @@ type Member struct {
 // escapes.
 func ScanEvent(value []byte, v *EventView) error {
 	*v = EventView{}
+	if scanPlain(value, v) {
+		return nil
+	}
+	*v = EventView{}
 	var env core.RawEnvelope
 	var f filterFields
 	if err := core.ScanEnvelope(value, &env, f.member); err != nil {
@@ -84,6 +88,124 @@ func ScanEvent(value []byte, v *EventView) error {
 		v.TraceID = stringValue(raw)
 	}
 	return nil
+}
+
+// scanPlain is ScanEvent's fast path, for an event as the handlers
+// write it: {"schema":"PydanticLogModel:N","data":{...}}, schema first,
+// each key once and without escapes, whitespace anywhere. It validates
+// value as JSON in one pass, as ScanEnvelope does, and fills v as the
+// scan below does. It reports false for anything else, valid or not,
+// leaving v to be overwritten: the general scan then reads the value
+// and says what is wrong with it.
+func scanPlain(b []byte, v *EventView) bool {
+	i := jsonscan.SkipWS(b, 0)
+	if i+len(`{"schema":`) > len(b) || b[i] != '{' {
+		return false
+	}
+	i = jsonscan.SkipWS(b, i+1)
+	if string(b[i:min(i+8, len(b))]) != `"schema"` {
+		return false
+	}
+	i = jsonscan.SkipWS(b, i+8)
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	start := jsonscan.SkipWS(b, i+1)
+	end, esc := jsonscan.SkipString(b, start)
+	if end < 0 || esc {
+		return false
+	}
+	v.Schema = b[start+1 : end-1]
+	if name, _, _ := bytes.Cut(v.Schema, []byte{':'}); string(name) != SchemaID {
+		return false
+	}
+	i = jsonscan.SkipWS(b, end)
+	if i >= len(b) || b[i] != ',' {
+		return false
+	}
+	i = jsonscan.SkipWS(b, i+1)
+	if string(b[i:min(i+6, len(b))]) != `"data"` {
+		return false
+	}
+	i = jsonscan.SkipWS(b, i+6)
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	start = jsonscan.SkipWS(b, i+1)
+	end = scanData(b, start, v)
+	if end < 0 {
+		return false
+	}
+	v.Data = b[start:end]
+	i = jsonscan.SkipWS(b, end)
+	if i >= len(b) || b[i] != '}' {
+		return false
+	}
+	return jsonscan.SkipWS(b, i+1) == len(b)
+}
+
+// scanData walks the data object at b[i], filling v's filter fields, and
+// returns the offset past it, or -1 when it is not an object of keys
+// without escapes, valid JSON. A key given twice counts the last time.
+// Keys are told apart by length first: most members cost no comparison.
+func scanData(b []byte, i int, v *EventView) int {
+	if i >= len(b) || b[i] != '{' {
+		return -1
+	}
+	i = jsonscan.SkipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		end, esc := jsonscan.SkipString(b, i)
+		if end < 0 || esc {
+			return -1
+		}
+		key := b[i+1 : end-1]
+		i = jsonscan.SkipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		start := jsonscan.SkipWS(b, i+1)
+		// Members are inside the envelope and the data: depth 2.
+		i = jsonscan.SkipValue(b, start, 2)
+		if i < 0 {
+			return -1
+		}
+		switch len(key) {
+		case len("level"):
+			if string(key) == "level" {
+				v.Level = 0
+				if c := b[start]; c == '-' || c >= '0' && c <= '9' {
+					v.Level, _ = parseInt(b[start:i])
+				}
+			}
+		case len("logger"):
+			if string(key) == "logger" {
+				v.Logger = stringValue(b[start:i])
+			}
+		case len("service"):
+			if string(key) == "service" {
+				v.Service = stringValue(b[start:i])
+			}
+		case len(TraceIDKey):
+			if string(key) == TraceIDKey {
+				v.TraceID = stringValue(b[start:i])
+			}
+		}
+		i = jsonscan.SkipWS(b, i)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = jsonscan.SkipWS(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
 }
 
 // filterFields keeps the raw values of the fields EventView decodes, the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,155 @@ func FuzzDecodeEvent(f *testing.F) {
 		compareDecode(t, v)
 		var ev record.EventView
 		_ = record.ScanEvent(v, &ev) // never panics
+	})
+}
+
+// viewStd is what ScanEvent should read, as encoding/json reads it.
+type viewStd struct {
+	Schema, Data             string
+	Level                    int
+	Logger, Service, TraceID *string
+}
+
+// scanEventStd is ScanEvent on encoding/json: the reference of the
+// differential tests below. A string field is its text, or its content
+// as in the message when it holds no escapes (ScanEvent does not
+// replace invalid UTF-8 there).
+func scanEventStd(value []byte) (viewStd, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(value, &m); err != nil {
+		return viewStd{}, err
+	}
+	var v viewStd
+	raw := m["schema"]
+	if len(raw) == 0 || raw[0] != '"' {
+		return viewStd{}, errors.New("no schema")
+	}
+	if err := json.Unmarshal(raw, &v.Schema); err != nil || v.Schema == "" {
+		return viewStd{}, fmt.Errorf("schema: %v", err)
+	}
+	if id, _, _ := strings.Cut(v.Schema, ":"); id != record.SchemaID {
+		return viewStd{}, fmt.Errorf("schema %q", v.Schema)
+	}
+	data := m["data"]
+	if len(data) == 0 || data[0] != '{' {
+		return viewStd{}, errors.New("data is not an object")
+	}
+	v.Data = string(data)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return viewStd{}, err
+	}
+	text := func(raw json.RawMessage) *string {
+		if raw[0] != '"' {
+			return nil
+		}
+		s := string(raw[1 : len(raw)-1])
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			s = ""
+			_ = json.Unmarshal(raw, &s)
+		}
+		return &s
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return viewStd{}, err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return viewStd{}, err
+		}
+		switch t {
+		case "level":
+			v.Level = 0
+			if n, err := strconv.ParseInt(string(raw), 10, 0); err == nil {
+				v.Level = int(n)
+			}
+		case "logger":
+			v.Logger = text(raw)
+		case "service":
+			v.Service = text(raw)
+		case record.TraceIDKey:
+			v.TraceID = text(raw)
+		}
+	}
+	return v, nil
+}
+
+// scanCorpus adds to eventCorpus what ScanEvent's fast path (schema
+// first, keys without escapes) and its fallback tell apart.
+var scanCorpus = append([]string{
+	`{"schema": "PydanticLogModel:1", "data": {"level": 20, "logger": "api", "service": "s", "trace_id": "0af7651916cd43dd8448eb211c80319c"}}`,
+	" \n{ \"schema\" :\t\"PydanticLogModel:1\" ,\r\n \"data\" : { \"level\" : 30 , \"message\" : \"m\" } } \n",
+	`{"schema":"PydanticLogModel:1","data":{"level":10,"level":"x","logger":"a","logger":1,"service":"\u0073","trace_id":null}}`,
+	`{"schema":"PydanticLogModel:1","data":{"lev\u0065l":40,"level":20}}`, `{"schema":"PydanticLogModel:1","data":{"level":20,"lev\u0065l":40}}`,
+	`{"schema":"Pydantic\u004cogModel:1","data":{"level":20}}`, `{"schema":"PydanticLogModel:1","data":{"level":20},"schema":"Foo:1"}`,
+	`{"schema":"PydanticLogModel:1","data":{"level":20},"other":[1,{"level":30}]}`, `{"schema":"PydanticLogModel:1","data":{"level":20}`,
+	`{"schema":"PydanticLogModel:1","data":{"level":20}}}`, `{"schema":"PydanticLogModel:1","data":{"level":20,}}`,
+	`{"schema":"PydanticLogModel:1","data":{"level":-20}}`, `{"schema":"PydanticLogModel:1","data":{"level":020}}`,
+	`{"schema":"PydanticLogModel:1","data":{"level":2e1}}`, `{"schema":"PydanticLogModel:1","data":{"level":20.0}}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":{"level":30},"y":[[],{}],"logger":"l"}}`, `{"schema":"PydanticLogModel:1","data":{"x":[1,]}}`,
+	`{"schema":"PydanticLogModel:1","data":{"service":"a` + "\x01" + `"}}`, `{"schema":"PydanticLogModel:1","data":{"service":"` + "\xff" + `"}}`,
+	`{"schema":"PydanticLogModel:1","data":{"message":"` + strings.Repeat(`long \"quoted\" text `, 20) + `","service":"s"}}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":tru}}`, `{"schema":"PydanticLogModel:1","data":{"x":nul}}`, `{"schema":"PydanticLogModel:1","data":{"x":-}}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":1.}}`, `{"schema":"PydanticLogModel:1","data":{"x":"\u12"}}`, `{"schema":"PydanticLogModel:1","data":{"x" 1}}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":1 "y":2}}`, `{"schema":"PydanticLogModel:1" "data":{}}`, `{"schema":"PydanticLogModel:1","data"}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":` + strings.Repeat(`[`, 9998) + strings.Repeat(`]`, 9998) + `}}`,
+	`{"schema":"PydanticLogModel:1","data":{"x":` + strings.Repeat(`[`, 9999) + strings.Repeat(`]`, 9999) + `}}`,
+	`{"schema":"","data":{}}`, `{"schema":null,"data":{}}`, `{"schema":"PydanticLogModel","data":{}}`, `{"schema":"PydanticLogModel:1","data":"x"}`,
+}, eventCorpus...)
+
+// ScanEvent reads what encoding/json reads and refuses what it refuses,
+// on both of its paths.
+func TestScanEventAgreesWithEncodingJSON(t *testing.T) {
+	for _, v := range scanCorpus {
+		compareScan(t, []byte(v))
+	}
+}
+
+func compareScan(t *testing.T, v []byte) {
+	t.Helper()
+	var ev record.EventView
+	err := record.ScanEvent(v, &ev)
+	want, stdErr := scanEventStd(v)
+	if (err == nil) != (stdErr == nil) {
+		t.Fatalf("ScanEvent(%.100q): %v; encoding/json: %v", v, err, stdErr)
+	}
+	if err != nil {
+		if !errors.Is(err, record.ErrNotLogEvent) {
+			t.Fatalf("ScanEvent(%.100q) = %v, want an error wrapping ErrNotLogEvent", v, err)
+		}
+		return
+	}
+	str := func(b []byte) *string {
+		if b == nil {
+			return nil
+		}
+		s := string(b)
+		return &s
+	}
+	got := viewStd{string(ev.Schema), string(ev.Data), ev.Level, str(ev.Logger), str(ev.Service), str(ev.TraceID)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ScanEvent(%.100q)\n got %s\nwant %s", v, fmtView(got), fmtView(want))
+	}
+}
+
+func fmtView(v viewStd) string {
+	s := func(p *string) string {
+		if p == nil {
+			return "nil"
+		}
+		return strconv.Quote(*p)
+	}
+	return fmt.Sprintf("schema %q level %d logger %s service %s trace_id %s data %.60q", v.Schema, v.Level, s(v.Logger), s(v.Service), s(v.TraceID), v.Data)
+}
+
+func FuzzScanEvent(f *testing.F) {
+	for _, v := range scanCorpus {
+		f.Add([]byte(v))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		compareScan(t, v)
 	})
 }

@@ -323,6 +323,11 @@ func special(x uint64) bool {
 // quotes) and whether it holds escapes.
 func (s *Scanner) String() (raw []byte, escaped, ok bool) {
 	s.opened = false
+	if end, esc := SkipString(s.b, s.i); end >= 0 {
+		raw, s.i = s.b[s.i+1:end-1], end
+		return raw, esc, true
+	}
+	// Not a valid string: walk it again for where it fails.
 	if !s.next('"') {
 		return nil, false, s.fail()
 	}

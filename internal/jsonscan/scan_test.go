@@ -97,6 +97,38 @@ func TestSkipAgreesWithEncodingJSON(t *testing.T) {
 	}
 }
 
+// skipValid is valid on the offset functions of skip.go.
+func skipValid(b []byte) bool {
+	i := SkipValue(b, SkipWS(b, 0), 0)
+	return i >= 0 && SkipWS(b, i) == len(b)
+}
+
+// boundaryStrings are strings whose byte of note (a quote, an escape, a
+// control character, a byte above 0x7f) falls at every place of the
+// eight-byte words SkipString reads, and at the input's end.
+func boundaryStrings() []string {
+	var out []string
+	for n := range 18 {
+		pad := strings.Repeat("a", n)
+		for _, c := range []string{`\n`, `\u0041`, `\u00`, "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xff", `\"`, `\\`, `\q`, "\t", `"`} {
+			out = append(out, `"`+pad+c+pad+`"`, `["`+pad+c+`"]`, `"`+pad+c)
+		}
+		out = append(out, `"`+pad+`"`, `"`+pad, `{"`+pad+`":"`+pad+`"}`)
+	}
+	return out
+}
+
+// The offset functions accept exactly what encoding/json accepts, and
+// SkipString ends a string where the Scanner does.
+func TestSkipValueAgreesWithEncodingJSON(t *testing.T) {
+	for _, v := range append(boundaryStrings(), corpus...) {
+		if got, want := skipValid([]byte(v)), json.Valid([]byte(v)); got != want {
+			t.Errorf("skipValid(%.80q) = %v, want %v", v, got, want)
+		}
+		compareText(t, []byte(v))
+	}
+}
+
 // An object's members, keys decoded, values as in the input, are what
 // encoding/json decodes into a map (the last of a repeated key).
 func TestMembersAgreeWithEncodingJSON(t *testing.T) {
@@ -209,12 +241,15 @@ func TestScanAllocs(t *testing.T) {
 }
 
 func FuzzScan(f *testing.F) {
-	for _, v := range corpus {
+	for _, v := range append(boundaryStrings(), corpus...) {
 		f.Add([]byte(v))
 	}
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if err := valid(v); (err == nil) != json.Valid(v) {
 			t.Fatalf("valid(%q) = %v, encoding/json.Valid %v", v, err, json.Valid(v))
+		}
+		if got, want := skipValid(v), json.Valid(v); got != want {
+			t.Fatalf("skipValid(%q) = %v, encoding/json.Valid %v", v, got, want)
 		}
 		compareMembers(t, v)
 		compareText(t, v)
