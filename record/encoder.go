@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-
-	"go.opentelemetry.io/otel/trace"
 )
 
 // SchemaID is the schema id of the log event, kafkaesk's PydanticLogModel;
@@ -101,7 +99,8 @@ type groupOrAttrs struct {
 // baseFields are the host fields, encoded once.
 type baseFields struct {
 	logger, hostname, service, namespace, cluster []byte
-	hostBlock                                     []byte // `,"hostname":…,"cluster":…`
+	// tailBlock is nullException and `,"hostname":…,"cluster":…`.
+	tailBlock []byte
 	// levelBlocks[i] is `"logger":…,"severity":…,"level":…,"message":` for
 	// Python level 10*(i+1): DEBUG to CRITICAL.
 	levelBlocks [5][]byte
@@ -142,7 +141,7 @@ func NewEncoder(opts *Options) *Encoder {
 		hb.key(f.k)
 		hb.buf = append(hb.buf, f.v...)
 	}
-	e.base.hostBlock = hb.buf
+	e.base.tailBlock = append([]byte(nullException), hb.buf...)
 	for i := range e.base.levelBlocks {
 		lb := state{}
 		e.appendLevelFields(&lb, 10*(i+1))
@@ -248,35 +247,6 @@ func (e *Encoder) clone() *Encoder {
 	return &c
 }
 
-// Append appends the event of r, in the envelope, to dst. ctx is read for
-// ContextAttrs and for its span context: when it holds a valid one, the
-// event has trace_id and span_id (TraceIDKey, SpanIDKey) after the base
-// fields. ctx may be nil.
-func (e *Encoder) Append(dst []byte, ctx context.Context, r slog.Record) []byte {
-	// The context's and the record's attributes, each value resolved once
-	// (LogValuers are called once per record, as slog.JSONHandler does).
-	var front [8]slog.Attr
-	attrs := front[:0]
-	for _, f := range e.opts.ContextAttrs {
-		for _, a := range f(ctx) {
-			attrs = append(attrs, resolveAttr(a))
-		}
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		attrs = append(attrs, resolveAttr(a))
-		return true
-	})
-	var scan scanResult
-	e.scan(attrs, &scan)
-	sc := spanContext(ctx)
-	start := len(dst)
-	dst, dup := e.appendFast(dst, r, &sc, attrs, &scan)
-	if dup {
-		return dedupeEvent(dst, start, len(e.prefix)-1)
-	}
-	return dst
-}
-
 // resolveAttr resolves a's value and, in a group, its members' values.
 func resolveAttr(a slog.Attr) slog.Attr {
 	a.Value = resolveValue(a.Value)
@@ -284,8 +254,19 @@ func resolveAttr(a slog.Attr) slog.Attr {
 }
 
 func resolveValue(v slog.Value) slog.Value {
-	v = v.Resolve()
-	if v.Kind() != slog.KindGroup || !needsResolve(v.Group()) {
+	switch v.Kind() {
+	case slog.KindLogValuer:
+		// Only a LogValuer needs Resolve, whose deferred recover costs
+		// more than the rest of a plain attribute's encoding.
+		v = v.Resolve()
+		if v.Kind() != slog.KindGroup {
+			return v
+		}
+	case slog.KindGroup:
+	default:
+		return v
+	}
+	if !needsResolve(v.Group()) {
 		return v
 	}
 	g := v.Group()
@@ -308,201 +289,6 @@ func needsResolve(as []slog.Attr) bool {
 		}
 	}
 	return false
-}
-
-// scanResult is what a first pass over a record's attributes finds. It
-// holds fixed arrays and counts rather than slices: appending to a slice
-// field through a pointer makes Go move its array to the heap, and the
-// common case (a few attributes, a model or two) must not allocate.
-type scanResult struct {
-	model      [4]LogModel
-	nModel     int
-	moreModels []LogModel // past len(model): rare
-	err        error
-	recordKeys int // record (and context) attributes that may write something
-}
-
-func (s *scanResult) addModel(m LogModel) {
-	if s.nModel < len(s.model) {
-		s.model[s.nModel] = m
-		s.nModel++
-		return
-	}
-	s.moreModels = append(s.moreModels, m)
-}
-
-func (s *scanResult) modelAt(i int) LogModel {
-	if i < len(s.model) {
-		return s.model[i]
-	}
-	return s.moreModels[i-len(s.model)]
-}
-
-func (s *scanResult) models() int { return s.nModel + len(s.moreModels) }
-
-func (e *Encoder) scan(attrs []slog.Attr, s *scanResult) {
-	for _, m := range e.models {
-		s.addModel(m)
-	}
-	s.err = e.err
-	for _, a := range attrs {
-		s.visit(a)
-	}
-}
-
-// visit notes a resolved attribute: a log model, the first error, and
-// whether it may write anything.
-func (s *scanResult) visit(a slog.Attr) {
-	v := a.Value
-	switch v.Kind() {
-	case slog.KindAny:
-		switch x := v.Any().(type) {
-		case LogModel:
-			s.addModel(x)
-			return
-		case error:
-			if s.err == nil && !isNilPointer(x) {
-				s.err = x
-			}
-		}
-	case slog.KindGroup:
-		if len(v.Group()) == 0 {
-			return
-		}
-		if s.err == nil {
-			s.err = findError(a)
-		}
-	}
-	if a.Equal(slog.Attr{}) {
-		return
-	}
-	s.recordKeys++
-}
-
-// appendFast writes the event into dst. It reports whether an object got a
-// key twice, so that the event needs dedupeEvent.
-func (e *Encoder) appendFast(dst []byte, r slog.Record, sc *trace.SpanContext, attrs []slog.Attr, scan *scanResult) ([]byte, bool) {
-	dst = append(dst, e.prefix...)
-	s := e.state(dst, nil)
-	e.appendBase(&s, r, scan)
-	appendTraceFields(&s, sc)
-	e.loadPre(&s)
-
-	// WithAttrs output, then the record's attributes in the open groups.
-	if len(e.pre) > 0 {
-		if s.buf[len(s.buf)-1] != '{' {
-			s.buf = append(s.buf, ',')
-		}
-		s.buf = append(s.buf, e.pre...)
-		s.sep = true
-	}
-	opened := e.nOpen
-	if scan.recordKeys > 0 {
-		pos, sep, depth, nKeys := len(s.buf), s.sep, s.depth, s.nKeys
-		for _, g := range e.groups[e.nOpen:] {
-			s.key(topKey(g, s.depth == 1))
-			s.open()
-		}
-		s.groups = e.groups
-		written := len(s.buf)
-		top := len(e.groups) == 0
-		for _, a := range attrs {
-			if _, ok := AsLogModel(a.Value); !ok {
-				s.attr(a, top)
-			}
-		}
-		if len(s.buf) == written {
-			// Nothing written (ReplaceAttr dropped it all): no empty groups.
-			s.buf, s.sep, s.depth, s.nKeys = s.buf[:pos], sep, depth, nKeys
-		} else {
-			opened = len(e.groups)
-		}
-	}
-	for range opened {
-		s.close()
-	}
-	s.groups = nil
-	for i := range scan.models() {
-		s.model(scan.modelAt(i))
-	}
-	return append(s.buf, "}}"...), s.dup || e.preDup
-}
-
-// appendBase writes the base fields. A log model that names one of them
-// writes it again, later, and dedupeEvent puts its value in the base
-// field's place, as a Python dict update does.
-func (e *Encoder) appendBase(s *state, r slog.Record, scan *scanResult) {
-	t, level, msg := r.Time, r.Level, r.Message
-	dropTime := t.IsZero()
-	if rep := e.opts.ReplaceAttr; rep != nil {
-		if !dropTime {
-			a := rep(nil, slog.Time(slog.TimeKey, r.Time))
-			if a.Equal(slog.Attr{}) {
-				dropTime = true
-			} else if v := a.Value.Resolve(); v.Kind() == slog.KindTime {
-				t = v.Time()
-			}
-		}
-		if v := rep(nil, slog.Any(slog.LevelKey, r.Level)).Value.Resolve(); v.Kind() == slog.KindAny {
-			if l, ok := v.Any().(slog.Level); ok {
-				level = l
-			}
-		}
-		if v := rep(nil, slog.String(slog.MessageKey, r.Message)).Value.Resolve(); v.Kind() == slog.KindString {
-			msg = v.String()
-		}
-	}
-	if !dropTime {
-		s.rawKey("timestamp")
-		s.buf = appendTimestamp(s.buf, t)
-	}
-	py := PythonLevel(level)
-	if py%10 == 0 && py >= LevelDebug && py <= LevelCritical {
-		// logger, severity, level and the message key, encoded once.
-		if s.sep {
-			s.buf = append(s.buf, ',')
-		}
-		s.buf = append(s.buf, e.base.levelBlocks[py/10-1]...)
-		s.sep = true
-	} else {
-		e.appendLevelFields(s, py)
-	}
-	s.buf = appendString(s.buf, msg)
-	withStack := e.opts.StackLevel != nil && level >= e.opts.StackLevel.Level()
-	if scan.err == nil && !withStack {
-		s.buf = append(s.buf, `,"exception":null,"trace":null,"stack":null`...)
-	} else {
-		s.rawKey("exception")
-		if scan.err == nil {
-			s.buf = append(s.buf, "null"...)
-		} else {
-			s.buf = appendString(s.buf, ErrorName(scan.err))
-		}
-		s.rawKey("trace")
-		if withStack {
-			s.buf = appendString(s.buf, CallerStack(r.PC))
-		} else {
-			s.buf = append(s.buf, "null"...)
-		}
-		s.rawKey("stack")
-		if scan.err == nil {
-			s.buf = append(s.buf, "null"...)
-		} else {
-			s.buf = appendString(s.buf, ErrorChain(scan.err))
-		}
-	}
-	s.buf = append(s.buf, e.base.hostBlock...) // hostname, service, namespace, cluster
-	if e.opts.AddSource && r.PC != 0 {
-		src := source(r.PC)
-		a := slog.Any(slog.SourceKey, src)
-		if rep := e.opts.ReplaceAttr; rep != nil {
-			a = rep(nil, a)
-		}
-		if !a.Equal(slog.Attr{}) {
-			s.rawKey("source")
-			s.value(a.Value)
-		}
-	}
 }
 
 // appendLevelFields writes logger, severity and level, and the message

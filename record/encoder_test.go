@@ -1527,6 +1527,14 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 		fixed = append(fixed, b.String())
 	}
+	// Every byte at every place of an eight-byte word, after and before
+	// plain runs: appendString tests eight bytes at a time.
+	for c := range 256 {
+		for at := range 17 {
+			fixed = append(fixed, strings.Repeat("a", at)+string(rune(c))+strings.Repeat("z", 9),
+				strings.Repeat("a", at)+string([]byte{byte(c)})+strings.Repeat("z", 9))
+		}
+	}
 	fails := 0
 	for _, s := range fixed {
 		if got, want := string(appendString(nil, s)), enc(s); got != want {
@@ -1539,6 +1547,26 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("appendString(%q) is not valid UTF-8", s)
 		}
 	}
+}
+
+// FuzzAppendString: appendString writes what encoding/json writes (with
+// U+2028 and U+2029 raw), for any string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain text of a message", "0123456\"89", "abcdefgh\x00", "\u2028 in the middle", "\xff\xfe", "日本語のログ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := string(jsonenc.RawLineSeparators([]byte(strings.TrimSuffix(b.String(), "\n"))))
+		if got := string(appendString(nil, s)); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------

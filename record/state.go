@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,7 @@ type state struct {
 	sep    bool     // a comma goes before the next key
 	groups []string // open groups, for ReplaceAttr
 	rep    func(groups []string, a slog.Attr) slog.Attr
+	err    error // the first error value among the attributes written
 
 	// Duplicate detection, by the keys actually written:
 	// keys[marks[depth-1]:nKeys] are those of the innermost open object
@@ -52,14 +54,7 @@ func (s *state) rawKey(k string) {
 	if s.sep {
 		s.buf = append(s.buf, ',')
 	}
-	if plainASCII(k) {
-		s.buf = append(s.buf, '"')
-		s.buf = append(s.buf, k...)
-		s.buf = append(s.buf, '"', ':')
-	} else {
-		s.buf = appendString(s.buf, k)
-		s.buf = append(s.buf, ':')
-	}
+	s.buf = append(appendString(s.buf, k), ':')
 	s.sep = true
 }
 
@@ -102,44 +97,57 @@ func (s *state) close() {
 	}
 }
 
-// plainASCII reports whether s is written in JSON as it is: printable
-// ASCII without quotes or backslashes (most keys).
-func plainASCII(s string) bool {
-	for i := range len(s) {
-		if b := s[i]; b < 0x20 || b >= utf8.RuneSelf || b == '"' || b == '\\' {
-			return false
+// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000000Z", the
+// layout time.Format would write, without its layout parsing. The text up
+// to the second is kept for the last second written: events come in
+// bursts within a second, and the date and clock are most of the cost.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	c := lastSecond.Load()
+	if c == nil || c.unix != sec {
+		t := t.UTC()
+		if year := t.Year(); year < 0 || year > 9999 {
+			dst = append(dst, '"')
+			dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
+			return append(dst, '"')
 		}
+		c = newSecondText(sec, t)
+		lastSecond.Store(c)
 	}
-	return true
+	dst = append(dst, c.text[:]...)
+	dst = appendDigits(dst, t.Nanosecond()/1000, 6)
+	return append(dst, 'Z', '"')
 }
 
-// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000000Z", the
-// layout time.Format would write, without its layout parsing.
-func appendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
+// secondText is a second's timestamp text, up to its fraction.
+type secondText struct {
+	unix int64
+	text [len(`"2006-01-02T15:04:05.`)]byte
+}
+
+var lastSecond atomic.Pointer[secondText]
+
+// newSecondText formats t, in UTC and of a year from 0 to 9999, whose
+// Unix time is unix.
+func newSecondText(unix int64, t time.Time) *secondText {
 	year, month, day := t.Date()
 	hour, minute, sec := t.Clock()
-	if year < 0 || year > 9999 {
-		dst = append(dst, '"')
-		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
-		return append(dst, '"')
-	}
-	micro := t.Nanosecond() / 1000
-	dst = append(dst, '"')
-	dst = appendDigits(dst, year, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, sec, 2)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, micro, 6)
-	return append(dst, 'Z', '"')
+	b := append(make([]byte, 0, len(secondText{}.text)), '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	c := &secondText{unix: unix}
+	copy(c.text[:], b)
+	return c
 }
 
 func appendDigits(dst []byte, n, width int) []byte {
@@ -157,16 +165,34 @@ func appendDigits(dst []byte, n, width int) []byte {
 // names one of the event's own fields is written as "fields.<key>". It
 // reports whether it wrote anything: a group that turns out empty (its
 // attributes all dropped by ReplaceAttr) is taken back, as slog does.
-func (s *state) attr(a slog.Attr, top bool) bool {
-	a.Value = a.Value.Resolve()
-	if a.Value.Kind() != slog.KindGroup && s.rep != nil {
-		a = s.rep(s.groups, a)
+func (s *state) attr(a slog.Attr, top bool) bool { return s.attrOf(a, a.Value.Kind(), top) }
+
+// attrOf is attr for an attribute whose value is of the given kind,
+// a.Value.Kind(). It notes the first error value in s.err, whether
+// ReplaceAttr keeps it or not.
+func (s *state) attrOf(a slog.Attr, kind slog.Kind, top bool) bool {
+	if kind == slog.KindLogValuer {
 		a.Value = a.Value.Resolve()
+		kind = a.Value.Kind()
 	}
-	if a.Equal(slog.Attr{}) {
-		return false
+	if kind == slog.KindAny && s.err == nil {
+		if err, ok := a.Value.Any().(error); ok && !isNilPointer(err) {
+			s.err = err
+		}
 	}
-	if a.Value.Kind() == slog.KindGroup {
+	if kind != slog.KindGroup && s.rep != nil {
+		a = s.rep(s.groups, a)
+		if kind = a.Value.Kind(); kind == slog.KindLogValuer {
+			a.Value = a.Value.Resolve()
+			kind = a.Value.Kind()
+		}
+	}
+	switch kind {
+	case slog.KindAny:
+		if isEmpty(a) {
+			return false
+		}
+	case slog.KindGroup:
 		attrs := a.Value.Group()
 		if len(attrs) == 0 {
 			return false
@@ -195,7 +221,7 @@ func (s *state) attr(a slog.Attr, top bool) bool {
 		return true
 	}
 	s.key(topKey(a.Key, top))
-	s.value(a.Value)
+	s.valueOf(a.Value, kind)
 	return true
 }
 
@@ -208,8 +234,11 @@ func topKey(k string, top bool) string {
 
 // value writes a resolved value as slog.JSONHandler does; what cannot be
 // encoded is written as an "!ERROR:" string, never a panic.
-func (s *state) value(v slog.Value) {
-	switch v.Kind() {
+func (s *state) value(v slog.Value) { s.valueOf(v, v.Kind()) }
+
+// valueOf is value for a value of the given kind, v.Kind().
+func (s *state) valueOf(v slog.Value, kind slog.Kind) {
+	switch kind {
 	case slog.KindString:
 		s.buf = appendString(s.buf, v.String())
 	case slog.KindInt64:
@@ -318,15 +347,30 @@ func (s *state) model(m LogModel) {
 	if rv.Kind() != reflect.Struct {
 		return
 	}
-	for _, f := range modelFields(rv.Type()) {
-		fv, err := rv.FieldByIndexErr(f.index)
-		if err != nil || isNil(fv) || f.omitEmpty && fv.IsZero() {
+	fields := modelFields(rv.Type())
+	for i := range fields {
+		f := &fields[i]
+		var fv reflect.Value
+		if len(f.index) == 1 {
+			fv = rv.Field(f.index[0])
+		} else {
+			var err error
+			if fv, err = rv.FieldByIndexErr(f.index); err != nil {
+				continue // behind a nil embedded pointer
+			}
+		}
+		if isNil(fv) || f.omitEmpty && fv.IsZero() {
 			continue
 		}
-		if isReserved(f.name) {
+		if f.reserved {
 			s.dup = true // overrides a base field: dedupeEvent puts it in its place
 		}
-		s.key(f.name)
+		s.track(f.name)
+		if s.sep {
+			s.buf = append(s.buf, ',')
+		}
+		s.buf = append(s.buf, f.key...)
+		s.sep = true
 		if f.marshaler {
 			s.any(fv.Interface())
 			continue
@@ -360,9 +404,11 @@ func isNil(v reflect.Value) bool {
 
 type modelField struct {
 	name      string
+	key       string // the name encoded, with its colon: `"name":`
 	index     []int
 	omitEmpty bool
 	marshaler bool // a json.Marshaler or encoding.TextMarshaler: encoding/json writes it
+	reserved  bool // names one of the event's own fields (isReserved)
 }
 
 var (
@@ -370,13 +416,29 @@ var (
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-var modelFieldCache sync.Map // reflect.Type → []modelField
+// modelType is a model type's fields, as modelFields lists them.
+type modelType struct {
+	t      reflect.Type
+	fields []modelField
+}
+
+var (
+	modelFieldCache sync.Map // reflect.Type → *modelType
+	// lastModel is the model type asked for last: a service logs one
+	// or two model types over and over, and a pointer comparison is
+	// cheaper than the map.
+	lastModel atomic.Pointer[modelType]
+)
 
 // modelFields lists a model type's JSON fields, in order, following
 // encoding/json's names; embedded structs are flattened.
 func modelFields(t reflect.Type) []modelField {
-	if f, ok := modelFieldCache.Load(t); ok {
-		return f.([]modelField)
+	if m := lastModel.Load(); m != nil && m.t == t {
+		return m.fields
+	}
+	if m, ok := modelFieldCache.Load(t); ok {
+		lastModel.Store(m.(*modelType))
+		return m.(*modelType).fields
 	}
 	var out []modelField
 	for _, f := range reflect.VisibleFields(t) {
@@ -397,11 +459,18 @@ func modelFields(t reflect.Type) []modelField {
 		if slices.ContainsFunc(out, func(o modelField) bool { return o.name == name }) {
 			continue // shadowed: the shallower field comes first in VisibleFields
 		}
-		out = append(out, modelField{name: name, index: f.Index, omitEmpty: opts == "omitempty" || opts == "omitzero",
-			marshaler: f.Type.Implements(jsonMarshalerType) || f.Type.Implements(textMarshalerType)})
+		out = append(out, modelField{
+			name:      name,
+			key:       string(append(appendString(nil, name), ':')),
+			index:     f.Index,
+			omitEmpty: opts == "omitempty" || opts == "omitzero",
+			marshaler: f.Type.Implements(jsonMarshalerType) || f.Type.Implements(textMarshalerType),
+			reserved:  isReserved(name),
+		})
 	}
-	modelFieldCache.Store(t, out)
-	return out
+	m, _ := modelFieldCache.LoadOrStore(t, &modelType{t: t, fields: out})
+	lastModel.Store(m.(*modelType))
+	return m.(*modelType).fields
 }
 
 func cutComma(s string) (string, string, bool) {
@@ -411,6 +480,12 @@ func cutComma(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// isEmpty reports whether a is the zero Attr, which slog ignores: a.Equal
+// (slog.Attr{}) without its comparison of values.
+func isEmpty(a slog.Attr) bool {
+	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }
 
 // findError returns the first error value in a, or nil.
@@ -436,8 +511,13 @@ func findError(a slog.Attr) error {
 // are written raw (jsonenc.RawLineSeparators).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	i := plainPrefix(s)
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
 				i++
@@ -479,6 +559,30 @@ func appendString(dst []byte, s string) []byte {
 }
 
 const hex = "0123456789abcdef"
+
+// plainPrefix returns the length of s's longest prefix that JSON holds as
+// it is: printable ASCII without quotes or backslashes. It tests eight
+// bytes at a time (SWAR): most strings, keys and messages, are all plain.
+func plainPrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		// Each term is nonzero when some byte is: a control character
+		// (below 0x20), a quote, a backslash, or not ASCII.
+		if (w-ones*0x20)&^w&highs|(quote-ones)&^quote&highs|(backslash-ones)&^backslash&highs|w&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b >= utf8.RuneSelf || b == '"' || b == '\\' {
+			break
+		}
+	}
+	return i
+}
 
 func appendNullableString(dst []byte, s string) []byte {
 	if s == "" {
