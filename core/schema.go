@@ -38,6 +38,10 @@ type Schema struct {
 	// consumed is compiled without the document's "additionalProperties":
 	// false: what consuming validates with (see ValidateConsumed).
 	consumed *validator.Schema
+	// fast and fastConsumed check the common case before compiled and
+	// consumed (schema_fast.go); nil when the documents use more than the
+	// fast check knows.
+	fast, fastConsumed *fastSchema
 	// byConstruction is true when every value of goType, encoded by
 	// encoding/json, is known to validate; Publish then skips the
 	// validator. See validByConstruction.
@@ -79,7 +83,7 @@ func (s *Schema) describe() string {
 
 // Validate checks JSON-encoded data against the schema and returns a
 // *ValidationError naming every failing field.
-func (s *Schema) Validate(data []byte) error { return s.validate(s.compiled, data) }
+func (s *Schema) Validate(data []byte) error { return s.validate(s.compiled, s.fast, data) }
 
 // ValidateConsumed checks consumed data against the schema as Validate
 // does, except that objects may have fields the schema does not know: a
@@ -87,10 +91,14 @@ func (s *Schema) Validate(data []byte) error { return s.validate(s.compiled, dat
 // whose pydantic model changed) is read, as pydantic and encoding/json
 // read it, and the unknown fields are ignored. Subscriptions validate
 // with it; Publish with Validate.
-func (s *Schema) ValidateConsumed(data []byte) error { return s.validate(s.consumed, data) }
+func (s *Schema) ValidateConsumed(data []byte) error {
+	return s.validate(s.consumed, s.fastConsumed, data)
+}
 
-func (s *Schema) validate(compiled *validator.Schema, data []byte) error {
-	if compiled == nil {
+// validate checks data with fast, then, unless fast is sure that data is
+// valid, with compiled, which gives the verdict and the problems.
+func (s *Schema) validate(compiled *validator.Schema, fast *fastSchema, data []byte) error {
+	if compiled == nil || fast != nil && fast.valid(data) {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -212,20 +220,25 @@ func compileSchema(o SchemaOptions, doc []byte) (*Schema, error) {
 		return nil, err
 	}
 	consumed := compiled
+	fast := newFastSchema(doc)
+	fastConsumed := fast
 	if open, changed := withoutClosedObjects(doc); changed {
 		if consumed, err = compileDocument(open); err != nil {
 			return nil, err
 		}
+		fastConsumed = newFastSchema(open)
 	}
 	return &Schema{
-		ID:        o.ID,
-		Version:   o.Version,
-		Retention: o.Retention,
-		Streams:   slices.Clone(o.Streams),
-		key:       key,
-		document:  doc,
-		compiled:  compiled,
-		consumed:  consumed,
+		ID:           o.ID,
+		Version:      o.Version,
+		Retention:    o.Retention,
+		Streams:      slices.Clone(o.Streams),
+		key:          key,
+		document:     doc,
+		compiled:     compiled,
+		consumed:     consumed,
+		fast:         fast,
+		fastConsumed: fastConsumed,
 	}, nil
 }
 
