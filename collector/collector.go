@@ -257,14 +257,27 @@ func (c *Collector) handle(ctx context.Context, m *core.Message[[]byte]) error {
 		}
 		data = line.Bytes()
 	}
-	e := Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, schema: v.Schema, raw: v.Data}
+	// Entries are pooled: passed to an interface method, one would
+	// escape, and an allocation an event is what the pool saves.
+	e := entries.Get().(*Entry)
+	defer putEntry(e)
+	*e = Entry{Stream: st.name, Record: rec, Data: data, Level: v.Level, schema: v.Schema, raw: v.Data}
 	for _, o := range c.outputs {
-		if err := c.write(ctx, o, &e); err != nil {
+		if err := c.write(ctx, o, e); err != nil {
 			return err
 		}
 	}
 	c.written.Add(1)
 	return nil
+}
+
+// entries holds the Entries of handle; Output.Write keeps none.
+var entries = sync.Pool{New: func() any { return new(Entry) }}
+
+// putEntry returns e to entries, keeping nothing of its event alive.
+func putEntry(e *Entry) {
+	*e = Entry{}
+	entries.Put(e)
 }
 
 // filter returns why the event is dropped, or -1.
