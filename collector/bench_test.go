@@ -20,30 +20,33 @@ import (
 
 // BenchmarkCollect: events per second from Kafka to a JSON-lines file.
 // b.N log events (~330 bytes, as sloghandler writes them) are produced
-// to a 4-partition stream on the embedded broker first, with a plain
-// writer; the timer covers
-// the collector reading all of them, from the earliest offset, writing
-// them to the file and committing. It reports events/s and how much the
-// live heap (as marked by each GC) grew while collecting: the broker in
-// this process holds every event, so the growth is what the collector
+// first, with a plain writer, to a 4-partition stream on the embedded
+// broker, or on the cluster in KAFKA_BROKERS when it is set (under a
+// topic prefix of its own). The timer covers the collector reading all
+// of them, from the earliest offset, writing them to the file and
+// committing.
+//
+// It reports events/s; cpu-ns/event, the process's CPU time (user and
+// system) per event over the timed part; and how much the live heap (as
+// marked by each GC) grew while collecting. An embedded broker is in
+// this process and holds every event: the growth is what the collector
 // keeps, and it must not depend on b.N.
 //
-// events/s is bounded by both sides sharing the machine: the broker
-// serving the fetches runs in this process. cpu-ns/event is the
-// process's CPU time (user and system, both sides) per event over the
-// timed part. The collector's goroutines (and its client's) carry the
-// pprof label side=collector, so a CPU profile splits the two:
+// With the embedded broker, events/s and cpu-ns/event cover both sides,
+// the collector and the broker serving its fetches, sharing the
+// machine's cores. The collector's goroutines (its client's included)
+// carry the pprof label side=collector, so a CPU profile splits them:
 //
-//	go test -run '^$' -bench Collect -benchtime 1000000x -cpuprofile c.prof ./collector/
+//	go test -run '^$' -bench 'Collect$' -benchtime 1000000x -cpuprofile c.prof ./collector/
 //	go tool pprof -tagfocus side=collector -top collector.test c.prof
 //
-// BenchmarkHandle measures the collector's own work per event, without
-// Kafka.
+// BenchmarkHandle is the collector's own work per event, without Kafka.
 func BenchmarkCollect(b *testing.B) {
-	broker := kafkaesktest.New(b, nil)
+	brokers := kafkaesktest.Brokers(b)
+	prefix := kafkaesktest.TopicPrefix(b)
 	app, err := core.New(core.Config{
-		Brokers:     broker.Brokers(),
-		TopicPrefix: "bench.",
+		Brokers:     brokers,
+		TopicPrefix: prefix,
 		Partitions:  4,
 		Logger:      slog.New(slog.DiscardHandler),
 	})
@@ -61,7 +64,7 @@ func BenchmarkCollect(b *testing.B) {
 			`"logger":"http","severity":"INFO","level":20,"message":"request handled","exception":null,"trace":null,"stack":null,`+
 			`"hostname":"api-7d9f8-xk2p9","service":"api","namespace":null,"cluster":null,"method":"GET","path":"/orders/%d","status":200,"duration_ms":1.25}}`, i)
 	}
-	testutil.Produce(b, broker.Brokers(), "bench.logs.api", values)
+	testutil.Produce(b, brokers, prefix+"logs.api", values)
 	values = nil
 
 	out, err := collector.CreateJSONLines(filepath.Join(b.TempDir(), "events.jsonl"), nil)
@@ -98,8 +101,8 @@ func BenchmarkCollect(b *testing.B) {
 	if err := <-runErr; err != nil {
 		b.Fatal(err)
 	}
-	// The broker is in this process and holds every event: what the
-	// collector adds is the peak over the heap before it started.
+	// An embedded broker is in this process and holds every event: what
+	// the collector adds is the peak over the heap before it started.
 	b.ReportMetric(float64(peak()-min(base, peak()))/(1<<20), "MiB-heap-growth")
 }
 
