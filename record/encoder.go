@@ -82,9 +82,10 @@ type Encoder struct {
 	// For duplicate detection, the keys pre wrote into the objects it
 	// leaves open: preKeys[preMarks[d]:] (up to the next mark) are those
 	// of the object at depth d, 0 being the data object.
-	preKeys  []string
-	preMarks []int
-	preDup   bool // pre holds a key twice: every event takes the slow path
+	preKeys   []string
+	preMarks  []int
+	preBlooms []uint64
+	preDup    bool // pre holds a key twice: every event takes the slow path
 	// goas is every WithAttrs/WithGroup call, for the slow path.
 	goas   []groupOrAttrs
 	models []LogModel // log models from WithAttrs
@@ -214,6 +215,7 @@ func (e *Encoder) WithAttrs(attrs []slog.Attr) *Encoder {
 	c.nOpen = len(c.groups)
 	c.preKeys = slices.Clone(s.keys[:s.nKeys])
 	c.preMarks = slices.Clone(s.marks[:min(s.depth, len(s.marks))])
+	c.preBlooms = slices.Clone(s.blooms[:min(s.depth, len(s.blooms))])
 	c.preDup = c.preDup || s.dup
 	return c
 }
@@ -231,6 +233,7 @@ func (e *Encoder) loadPre(s *state) {
 	s.nKeys = copy(s.keys[:], e.preKeys)
 	copy(s.marks[:], e.preMarks)
 	s.depth = len(e.preMarks)
+	copy(s.blooms[:], e.preBlooms)
 }
 
 // clone copies every slice, so that the derived Encoder and its siblings
@@ -242,6 +245,7 @@ func (e *Encoder) clone() *Encoder {
 	c.groups = slices.Clip(e.groups)
 	c.preKeys = slices.Clip(e.preKeys)
 	c.preMarks = slices.Clip(e.preMarks)
+	c.preBlooms = slices.Clip(e.preBlooms)
 	c.goas = slices.Clip(e.goas)
 	c.models = slices.Clip(e.models)
 	return &c

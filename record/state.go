@@ -33,8 +33,20 @@ type state struct {
 	keys  [64]string
 	nKeys int
 	marks [16]int
-	depth int
-	dup   bool // an object got a key twice: the event needs dedupeEvent
+	// blooms[d] has keyBit of every key written at depth d+1 (and maybe
+	// more): a key whose bit is not set is new, without a search.
+	blooms [16]uint64
+	depth  int
+	dup    bool // an object got a key twice: the event needs dedupeEvent
+}
+
+// keyBit is k's bit in a bloom: of its length and its first and last
+// bytes, which tell most keys of an object apart.
+func keyBit(k string) uint64 {
+	if k == "" {
+		return 1
+	}
+	return 1 << ((uint(len(k))*7 + uint(k[0]) + uint(k[len(k)-1])*3) & 63)
 }
 
 func (e *Encoder) state(buf []byte, groups []string) state {
@@ -62,12 +74,16 @@ func (s *state) track(k string) {
 	if s.dup || s.depth == 0 {
 		return // a duplicate already, or not tracking
 	}
-	for _, x := range s.keys[s.marks[s.depth-1]:s.nKeys] {
-		if x == k {
-			s.dup = true
-			return
+	bit := keyBit(k)
+	if s.blooms[s.depth-1]&bit != 0 {
+		for _, x := range s.keys[s.marks[s.depth-1]:s.nKeys] {
+			if x == k {
+				s.dup = true
+				return
+			}
 		}
 	}
+	s.blooms[s.depth-1] |= bit
 	if s.nKeys == len(s.keys) {
 		s.dup = true
 		return
@@ -82,6 +98,7 @@ func (s *state) open() {
 	s.sep = false
 	if s.depth < len(s.marks) {
 		s.marks[s.depth] = s.nKeys
+		s.blooms[s.depth] = 0
 	} else {
 		s.dup = true
 	}
