@@ -48,12 +48,22 @@ func SkipString(b []byte, i int) (end int, escaped bool) {
 	i++
 	for {
 		if i+8 <= len(b) {
-			m := specialMask(binary.LittleEndian.Uint64(b[i:]))
+			x := binary.LittleEndian.Uint64(b[i:])
+			q := x ^ ('"' * lanes01)
+			quotes := (q - lanes01) &^ q & lanes80
+			m := specialMask(x)
 			if m == 0 {
 				i += 8
 				continue
 			}
+			// The first special byte is a quote when its lane is set in
+			// quotes: told without reading it again, which would wait
+			// for the offset just computed.
+			first := m & -m
 			i += bits.TrailingZeros64(m) >> 3
+			if quotes&first != 0 {
+				return i + 1, escaped
+			}
 		} else {
 			for i < len(b) && !stopsString[b[i]] {
 				i++
