@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"github.com/segmentio/encoding/json"
 )
@@ -83,6 +84,7 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 	// A type that holds a time.Time gets a second, lenient decode for
 	// Python's naive datetimes (decode_python.go); others never do.
 	lenient := holdsTime(t)
+	fast := newFastDecoder(t) // nil for types it does not know
 	return func(app *Application, rec *Record, msg *Message[T]) error {
 		// The registration is looked up per message, so that a schema
 		// registered after Subscribe applies too.
@@ -92,9 +94,19 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 				return err
 			}
 			msg.Schema = e.Schema
-			return decodeData(s, lenient, e.Data, &msg.Data)
+			return decodeData(s, fast, lenient, e.Data, &msg.Data)
 		}
-		// Unvalidated: one pass over the value, envelope and data at once.
+		// Unvalidated: one pass over the value, envelope and data at once,
+		// by the fast decoder when it is sure, else by the JSON library.
+		if fast != nil {
+			schema, ok := fast.decodeEnvelope(rec.Value, unsafe.Pointer(&msg.Data))
+			if ok {
+				msg.Schema = schema
+				return nil
+			}
+			var zero T
+			msg.Data = zero
+		}
 		var e struct {
 			Schema string `json:"schema"`
 			Data   *T     `json:"data"`
@@ -113,11 +125,18 @@ func newDecoder[T any](reg *Router) (decoder[T], error) {
 }
 
 // decodeData validates data against s, as consumed data (unknown fields
-// accepted), and decodes it into v; lenient tries Python's datetimes when
-// the fast decoder fails.
-func decodeData[T any](s *Schema, lenient bool, data []byte, v *T) error {
+// accepted), and decodes it into v, with fast when it is not nil and sure;
+// lenient tries Python's datetimes when the JSON library fails.
+func decodeData[T any](s *Schema, fast *fastDecoder, lenient bool, data []byte, v *T) error {
 	if err := s.ValidateConsumed(data); err != nil {
 		return err
+	}
+	if fast != nil {
+		if fast.decodeData(data, unsafe.Pointer(v)) {
+			return nil
+		}
+		var zero T
+		*v = zero
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var zero T
@@ -158,7 +177,7 @@ func Decode[T any](app *Application, env Envelope) (T, error) {
 	if s == nil {
 		s = acceptAll
 	}
-	return v, decodeData(s, holdsTime(t), env.Data, &v)
+	return v, decodeData(s, nil, holdsTime(t), env.Data, &v)
 }
 
 // acceptAll validates nothing: the data of unregistered types is decoded
