@@ -42,7 +42,24 @@ import (
 //
 // BenchmarkHandle is the collector's own work per event, without Kafka.
 func BenchmarkCollect(b *testing.B) {
-	brokers := kafkaesktest.Brokers(b)
+	benchCollect(b, kafkaesktest.Brokers(b), nil)
+}
+
+// BenchmarkCollectBrokerApart is BenchmarkCollect with the embedded
+// broker in a process of its own, so that the figures of this process
+// are the collector's alone: cpu-ns/event is the collector's CPU (its
+// client, core's consumer, the output and the GC included) and
+// broker-cpu-ns/event the broker's, over the timed part, and the heap
+// growth holds nothing of the broker. events/s is still bounded by both
+// sharing the machine's cores.
+func BenchmarkCollectBrokerApart(b *testing.B) {
+	p := startBrokerProcess(b)
+	benchCollect(b, []string{p.addr}, p.cpuTime)
+}
+
+// benchCollect runs BenchmarkCollect against brokers. brokerCPU, when
+// not nil, returns the CPU time the brokers have used.
+func benchCollect(b *testing.B, brokers []string, brokerCPU func(*testing.B) time.Duration) {
 	prefix := kafkaesktest.TopicPrefix(b)
 	app, err := core.New(core.Config{
 		Brokers:     brokers,
@@ -82,6 +99,10 @@ func BenchmarkCollect(b *testing.B) {
 	peak := sampleHeap(runCtx)
 	b.ReportAllocs()
 	cpu0 := collector.CPUTime(b)
+	var brokerCPU0 time.Duration
+	if brokerCPU != nil {
+		brokerCPU0 = brokerCPU(b)
+	}
 	b.ResetTimer()
 	go pprof.Do(runCtx, pprof.Labels("side", "collector"), func(ctx context.Context) { runErr <- c.Run(ctx) })
 	deadline := time.After(5 * time.Minute)
@@ -97,6 +118,9 @@ func BenchmarkCollect(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(collector.CPUTime(b)-cpu0)/float64(b.N), "cpu-ns/event")
+	if brokerCPU != nil {
+		b.ReportMetric(float64(brokerCPU(b)-brokerCPU0)/float64(b.N), "broker-cpu-ns/event")
+	}
 	stop()
 	if err := <-runErr; err != nil {
 		b.Fatal(err)
