@@ -56,6 +56,17 @@ type fieldOp func(a *strArena, p unsafe.Pointer, v []byte) bool
 type strArena struct {
 	buf []byte // never reallocated once a string points into it
 	max int    // the capacity to allocate: the message's length
+	// budget is what may still be read again (see fastBudget).
+	budget int
+}
+
+func newStrArena(n int) *strArena { return &strArena{max: n, budget: fastBudget(n)} }
+
+// reread counts v, read once more, against the budget; false when it is
+// spent.
+func (a *strArena) reread(v []byte) bool {
+	a.budget -= len(v)
+	return a.budget >= 0
 }
 
 // string returns the text of raw, the content of a JSON string.
@@ -155,7 +166,7 @@ func (b *planBuilder) op(t reflect.Type) fieldOp {
 		return func(a *strArena, p unsafe.Pointer, v []byte) bool {
 			switch v[0] {
 			case '{':
-				return plan.decode(a, p, v)
+				return a.reread(v) && plan.decode(a, p, v)
 			case 'n':
 				return true
 			}
@@ -253,7 +264,7 @@ func (b *planBuilder) sliceOp(t reflect.Type) fieldOp {
 			s.SetZero()
 			return true
 		}
-		if v[0] != '[' || !s.IsNil() {
+		if v[0] != '[' || !s.IsNil() || !a.reread(v) || !a.reread(v) {
 			return false // a slice already there is reused by encoding/json
 		}
 		n := countElements(v)
@@ -384,7 +395,7 @@ func (d *fastDecoder) decodeEnvelope(value []byte, data unsafe.Pointer) (schema 
 		}
 		if string(key) == "data" && !haveData && s.Peek() == '{' {
 			haveData = true
-			if !d.plan.scan(&strArena{max: len(value)}, &s, data) {
+			if !d.plan.scan(newStrArena(len(value)), &s, data) {
 				return "", false
 			}
 			continue
@@ -441,7 +452,7 @@ func (d *fastDecoder) decodeData(data []byte, p unsafe.Pointer) bool {
 	if !ok || s.End() != nil || v[0] != '{' {
 		return false
 	}
-	return d.plan.decode(&strArena{max: len(v)}, p, v)
+	return d.plan.decode(newStrArena(len(v)), p, v)
 }
 
 func decodeString(a *strArena, p unsafe.Pointer, v []byte) bool {

@@ -263,44 +263,51 @@ func (f *fastSchema) valid(data []byte) bool {
 	if !ok || s.End() != nil {
 		return false
 	}
-	return f.root.valid(v, 0)
+	budget := fastBudget(len(data))
+	return f.root.valid(v, 0, &budget)
 }
+
+// fastBudget is how many bytes the fast check or the fast decoder may read
+// for a message of n bytes, counting each value as many times as it is
+// read: a value read again under each of nested "anyOf"s or arrays could
+// otherwise take exponential time. Past it, they are unsure.
+func fastBudget(n int) int { return 8*n + 1024 }
 
 // maxRefHops bounds "$ref"s followed without reading deeper into the
 // value: a loop of references is the validator's to report.
 const maxRefHops = 64
 
-// valid checks v, one JSON value known to be well formed.
-func (n *fastNode) valid(v []byte, hops int) bool {
+// valid checks v, one JSON value known to be well formed, within budget.
+func (n *fastNode) valid(v []byte, hops int, budget *int) bool {
 	if n == nil {
 		return true
 	}
-	if n.unsure {
+	if *budget -= len(v); n.unsure || *budget < 0 {
 		return false
 	}
 	if n.ref != nil {
-		if hops++; hops > maxRefHops || !n.ref.valid(v, hops) {
+		if hops++; hops > maxRefHops || !n.ref.valid(v, hops, budget) {
 			return false
 		}
 	}
 	if n.types != 0 && !n.typeValid(v) {
 		return false
 	}
-	if len(n.anyOf) > 0 && !n.anyValid(v, hops) {
+	if len(n.anyOf) > 0 && !n.anyValid(v, hops, budget) {
 		return false
 	}
 	switch {
 	case n.object && v[0] == '{':
-		return n.objectValid(v)
+		return n.objectValid(v, budget)
 	case n.array && v[0] == '[':
-		return n.arrayValid(v)
+		return n.arrayValid(v, budget)
 	}
 	return true
 }
 
-func (n *fastNode) anyValid(v []byte, hops int) bool {
+func (n *fastNode) anyValid(v []byte, hops int, budget *int) bool {
 	for _, b := range n.anyOf {
-		if b.valid(v, hops) {
+		if b.valid(v, hops, budget) {
 			return true
 		}
 	}
@@ -336,7 +343,7 @@ func (n *fastNode) typeValid(v []byte) bool {
 	return n.types&t != 0
 }
 
-func (n *fastNode) objectValid(v []byte) bool {
+func (n *fastNode) objectValid(v []byte, budget *int) bool {
 	s := jsonscan.New(v)
 	s.Object()
 	var seen uint64
@@ -352,7 +359,7 @@ func (n *fastNode) objectValid(v []byte) bool {
 		}
 		i, known := n.keys[string(key)]
 		if !known {
-			if n.closed || !n.additional.valid(x, 0) {
+			if n.closed || !n.additional.valid(x, 0, budget) {
 				return false
 			}
 			continue
@@ -361,19 +368,19 @@ func (n *fastNode) objectValid(v []byte) bool {
 			return false // a repeated key: the validator sees the last
 		}
 		seen |= 1 << i
-		if !n.properties[i].valid(x, 0) {
+		if !n.properties[i].valid(x, 0, budget) {
 			return false
 		}
 	}
 	return s.Err() == nil && seen&n.required == n.required
 }
 
-func (n *fastNode) arrayValid(v []byte) bool {
+func (n *fastNode) arrayValid(v []byte, budget *int) bool {
 	count := 0
 	for i := jsonscanWS(v, 1); v[i] != ']'; {
 		s := jsonscan.New(v[i:])
 		x, ok := s.Value()
-		if !ok || !n.items.valid(x, 0) {
+		if !ok || !n.items.valid(x, 0, budget) {
 			return false
 		}
 		count++

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -185,4 +186,17 @@ func TestFastSchemaNotForOtherDocuments(t *testing.T) {
 	} {
 		assert.Nil(t, newFastSchema([]byte(doc)), doc)
 	}
+}
+
+// A value read under two "anyOf" branches at each level would take
+// exponential time without the budget (as it does in the validator: this
+// test calls the fast check alone).
+func TestFastSchemaNestedStaysLinear(t *testing.T) {
+	s, err := CompileSchema(SchemaOptions{ID: "Nest"}, []byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"#/$defs/n",
+		"$defs":{"n":{"anyOf":[{"type":"object","properties":{"k":{"$ref":"#/$defs/n"}},"required":["x"]},{"type":"object","properties":{"k":{"$ref":"#/$defs/n"}}}]}}}`))
+	require.NoError(t, err)
+	require.NotNil(t, s.fastConsumed)
+	data := strings.Repeat(`{"k":`, 60) + `{}` + strings.Repeat(`}`, 60)
+	assert.False(t, s.fastConsumed.valid([]byte(data)), "unsure once the budget is spent")
+	assert.True(t, s.fastConsumed.valid([]byte(`{"k":{"k":{}}}`)))
 }
