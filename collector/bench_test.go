@@ -32,9 +32,9 @@ import (
 // this process and holds every event: the growth is what the collector
 // keeps, and it must not depend on b.N.
 //
-// With the embedded broker, events/s and cpu-ns/event cover both sides,
-// the collector and the broker serving its fetches, sharing the
-// machine's cores. The collector's goroutines (its client's included)
+// With the embedded broker, events/s, cpu-ns/event and the allocations
+// (B/op, allocs/op) cover both sides, the collector and the broker
+// serving its fetches, sharing the machine's cores. The collector's goroutines (its client's included)
 // carry the pprof label side=collector, so a CPU profile splits them:
 //
 //	go test -run '^$' -bench 'Collect$' -benchtime 1000000x -cpuprofile c.prof ./collector/
@@ -49,8 +49,8 @@ func BenchmarkCollect(b *testing.B) {
 // broker in a process of its own, so that the figures of this process
 // are the collector's alone: cpu-ns/event is the collector's CPU (its
 // client, core's consumer, the output and the GC included) and
-// broker-cpu-ns/event the broker's, over the timed part, and the heap
-// growth holds nothing of the broker. events/s is still bounded by both
+// broker-cpu-ns/event the broker's, over the timed part; the heap growth
+// and the allocations hold nothing of the broker. events/s is still bounded by both
 // sharing the machine's cores.
 func BenchmarkCollectBrokerApart(b *testing.B) {
 	p := startBrokerProcess(b)
