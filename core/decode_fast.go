@@ -257,6 +257,9 @@ func (b *planBuilder) sliceOp(t reflect.Type) fieldOp {
 	if op == nil {
 		return nil
 	}
+	if elem.Kind() == reflect.String && !reflect.PointerTo(elem).Implements(jsonUnmarshalerType) {
+		return decodeStrings
+	}
 	size := elem.Size()
 	return func(a *strArena, p unsafe.Pointer, v []byte) bool {
 		s := reflect.NewAt(t, p).Elem()
@@ -279,6 +282,44 @@ func (b *planBuilder) sliceOp(t reflect.Type) fieldOp {
 		}
 		return true
 	}
+}
+
+// decodeStrings is the op of slices of strings (tags, mostly), without
+// reflection and reading the array once.
+func decodeStrings(a *strArena, p unsafe.Pointer, v []byte) bool {
+	list := (*[]string)(p)
+	if v[0] == 'n' {
+		*list = nil
+		return true
+	}
+	if v[0] != '[' || *list != nil || !a.reread(v) {
+		return false
+	}
+	var buf [16]string
+	texts := buf[:0]
+	for i := jsonscanWS(v, 1); v[i] != ']'; {
+		s := jsonscan.New(v[i:])
+		switch s.Peek() {
+		case '"':
+			raw, esc, ok := s.String()
+			if !ok {
+				return false
+			}
+			texts = append(texts, a.string(raw, esc))
+		case 'n':
+			if !s.Skip() {
+				return false
+			}
+			texts = append(texts, "")
+		default:
+			return false
+		}
+		if i = jsonscanWS(v, i+s.Pos()); v[i] == ',' {
+			i = jsonscanWS(v, i+1)
+		}
+	}
+	*list = append(make([]string, 0, len(texts)), texts...)
+	return true
 }
 
 // elements yields the elements of v, a well-formed JSON array.
