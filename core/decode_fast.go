@@ -34,7 +34,7 @@ import (
 // pointers and slices of these, and types implementing
 // json.Unmarshaler (called as encoding/json calls it), get no fast
 // decoder: maps, interfaces, arrays, []byte (base64), embedded structs,
-// ",string" fields, encoding.TextUnmarshaler.
+// ",string" fields, encoding.TextUnmarshaler, json.Number.
 
 // fastDecoder decodes envelopes of one struct type. It is safe for
 // concurrent use.
@@ -111,6 +111,7 @@ type planField struct {
 var (
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonNumberType      = reflect.TypeFor[json.Number]()
 )
 
 // newFastDecoder returns the fast decoder of struct type t, or nil when t
@@ -138,8 +139,8 @@ func (b *planBuilder) op(t reflect.Type) fieldOp {
 			return reflect.NewAt(t, p).Interface().(json.Unmarshaler).UnmarshalJSON(v) == nil
 		}
 	}
-	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		return nil
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) || t == jsonNumberType {
+		return nil // json.Number takes numbers, and only numbers' text
 	}
 	switch t.Kind() {
 	case reflect.String:

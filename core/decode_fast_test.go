@@ -177,6 +177,7 @@ func TestFastDecoderDecidesUsualMessages(t *testing.T) {
 		reflect.TypeFor[struct{ M map[string]int }](),
 		reflect.TypeFor[struct{ A any }](),
 		reflect.TypeFor[struct{ B []byte }](),
+		reflect.TypeFor[struct{ N json.Number }](),
 		reflect.TypeFor[struct{ A [2]int }](),
 		reflect.TypeFor[struct{ fuzzInner }](),
 		reflect.TypeFor[struct {
