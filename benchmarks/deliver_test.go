@@ -113,13 +113,18 @@ func TestEvent(t *testing.T) {
 	}
 }
 
-// Each per-call handler takes the shared call without an error.
+// Each per-call handler takes the shared call without an error, over
+// bursts with its settles between them.
 func TestPerCallHandlers(t *testing.T) {
 	for _, h := range perCallHandlers {
 		t.Run(h.name, func(t *testing.T) {
 			var errs errCollector
-			l := benchmarks.NewLogger(errHook{h.open(t, 10), errs.add})
-			for range 10 {
+			handler, settle := h.open(t, 3*perCallBurst)
+			l := benchmarks.NewLogger(errHook{handler, errs.add})
+			for i := range 3 * perCallBurst {
+				if settle != nil && i%perCallBurst == 0 && i > 0 {
+					settle(t)
+				}
 				benchmarks.Log(l)
 			}
 			if err := errs.first(); err != nil {

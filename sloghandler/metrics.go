@@ -48,7 +48,7 @@ func collectPipelines(ps []*pipeline, ch chan<- prometheus.Metric) {
 		s.Unknown += st.Unknown
 		s.Spooled += st.Spooled
 		s.Queued += st.Queued
-		capacity[p.topic] += cap(p.slots)
+		capacity[p.topic] += p.opts.QueueSize
 	}
 	for _, t := range topics {
 		s := sums[t]

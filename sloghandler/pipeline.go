@@ -48,8 +48,17 @@ type pipeline struct {
 	spilled core.Promise // spillSettled, bound once
 	spills  bool         // the application has a spool: a full queue spills to it
 
-	free  chan *core.Record // records of settled events, with their buffers, for Handle to reuse; cap min(QueueSize, maxFree)
-	slots chan struct{}     // one token per event accepted and not settled; cap QueueSize
+	// free holds records of settled events, with their buffers, for
+	// Handle to reuse: a sync.Pool, per P and without a lock, so that
+	// the hand-over costs the caller a few nanoseconds; the garbage
+	// collector empties it of what a quieter moment no longer needs.
+	free sync.Pool
+	// taken counts the QueueSize slots taken: one per event accepted and
+	// not settled. An atomic counter rather than a channel's tokens:
+	// taking and giving back cost no lock. Block's waiters wait on freed.
+	taken   atomic.Int64
+	waiters atomic.Int64  // callers waiting for a slot (Block)
+	freed   chan struct{} // a slot was given back while someone waited; cap 1
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -68,8 +77,7 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 		ownsApp: ownsApp,
 		topic:   app.Topic(stream),
 		opts:    o,
-		free:    make(chan *core.Record, min(o.QueueSize, maxFree)),
-		slots:   make(chan struct{}, o.QueueSize),
+		freed:   make(chan struct{}, 1),
 	}
 	p.produce = app.TryProduce
 	p.promise = p.settled
@@ -78,24 +86,16 @@ func newPipeline(app *core.Application, ownsApp bool, stream string, o *Options)
 	return p
 }
 
-// At most maxFree records are kept for reuse, none with a buffer larger
-// than maxRecycled, so that a burst of huge events does not pin its
-// memory for good.
-const (
-	maxFree     = 2048
-	maxRecycled = 4 << 10
-)
+// No record with a buffer larger than maxRecycled is kept for reuse, so
+// that a burst of huge events does not pin its memory.
+const maxRecycled = 4 << 10
 
 // recycled returns the record of a settled event, with its buffer
 // emptied, if there is one. Reuse spares the caller two allocations, and
 // with them their share of the garbage collector's work.
 func (p *pipeline) recycled() (*core.Record, bool) {
-	select {
-	case rec := <-p.free:
-		return rec, true
-	default:
-		return nil, false
-	}
+	rec, ok := p.free.Get().(*core.Record)
+	return rec, ok
 }
 
 // recycle keeps rec for a later event. Nothing may use rec afterwards.
@@ -107,10 +107,7 @@ func (p *pipeline) recycle(rec *core.Record) {
 	// The producer may have set the time (franz-go writes it back): a
 	// reused record must not carry the last event's timestamp to Kafka.
 	rec.Time = time.Time{}
-	select {
-	case p.free <- rec:
-	default:
-	}
+	p.free.Put(rec)
 }
 
 // newRecord returns a record for event, which the record owns from now.
@@ -122,22 +119,47 @@ func (p *pipeline) newRecord(event []byte) *core.Record {
 // policy within BlockTimeout. It returns the time left of the wait, for
 // the producer's buffer.
 func (p *pipeline) takeSlot() (ok bool, left time.Duration) {
-	select {
-	case p.slots <- struct{}{}:
+	if p.tryTakeSlot() {
 		return true, p.opts.BlockTimeout
-	default:
 	}
 	if p.opts.WhenFull != Block {
 		return false, 0
 	}
+	// Counted as a waiter before trying again, so that a slot given back
+	// after the try finds a waiter and signals freed: no lost wake-up.
+	p.waiters.Add(1)
+	defer p.waiters.Add(-1)
 	start := time.Now()
 	t := time.NewTimer(p.opts.BlockTimeout)
 	defer t.Stop()
-	select {
-	case p.slots <- struct{}{}:
-		return true, p.opts.BlockTimeout - time.Since(start)
-	case <-t.C:
-		return false, 0
+	for !p.tryTakeSlot() {
+		select {
+		case <-p.freed:
+		case <-t.C:
+			return false, 0
+		}
+	}
+	return true, p.opts.BlockTimeout - time.Since(start)
+}
+
+// tryTakeSlot takes a slot if one is free.
+func (p *pipeline) tryTakeSlot() bool {
+	if p.taken.Add(1) <= int64(p.opts.QueueSize) {
+		return true
+	}
+	p.giveSlot()
+	return false
+}
+
+// giveSlot gives a slot back (a settled event's, or one tryTakeSlot
+// took over the limit), and wakes a waiter if there is one and a slot is
+// free: a waiter's own failed try does not wake it again.
+func (p *pipeline) giveSlot() {
+	if p.taken.Add(-1) < int64(p.opts.QueueSize) && p.waiters.Load() > 0 {
+		select {
+		case p.freed <- struct{}{}:
+		default: // one is signaled already
+		}
 	}
 }
 
@@ -158,7 +180,7 @@ func (p *pipeline) send(rec *core.Record, left time.Duration) error {
 			return nil
 		}
 	}
-	<-p.slots
+	p.giveSlot()
 	p.recycle(rec)
 	p.dropped.Add(1)
 	if errors.Is(err, core.ErrBufferFull) {
@@ -196,7 +218,7 @@ func (p *pipeline) spillSettled(rec *core.Record, err error) {
 // settled is the producer's report of one event's outcome.
 func (p *pipeline) settled(rec *core.Record, err error) {
 	p.count(rec, err)
-	<-p.slots
+	p.giveSlot()
 	p.recycle(rec)
 }
 
@@ -222,7 +244,7 @@ func (p *pipeline) count(rec *core.Record, err error) {
 // dropped although a slot freed meanwhile, as it may when it arrives a
 // moment earlier.
 func (p *pipeline) fullAndDropping() bool {
-	return p.opts.WhenFull == DropNewest && !p.spills && len(p.slots) == cap(p.slots) && !p.closed.Load()
+	return p.opts.WhenFull == DropNewest && !p.spills && p.taken.Load() >= int64(p.opts.QueueSize) && !p.closed.Load()
 }
 
 // drop counts and reports an event refused because the queue is full.
