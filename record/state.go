@@ -291,18 +291,10 @@ func (s *state) float(f float64, bits int) {
 		s.buf = appendString(s.buf, "!ERROR:json: unsupported value: "+strconv.FormatFloat(f, 'g', -1, bits))
 		return
 	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
-		format = 'e'
-	}
-	s.buf = strconv.AppendFloat(s.buf, f, format, -1, bits)
-	if format == 'e' {
-		n := len(s.buf)
-		if n >= 4 && s.buf[n-4] == 'e' && s.buf[n-3] == '-' && s.buf[n-2] == '0' {
-			s.buf[n-2] = s.buf[n-1]
-			s.buf = s.buf[:n-1]
-		}
+	if bits == 32 {
+		s.buf = appendFloat32(s.buf, f)
+	} else {
+		s.buf = appendFloat64(s.buf, f)
 	}
 }
 
