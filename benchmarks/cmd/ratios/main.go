@@ -6,7 +6,9 @@
 //     shipper (slog.JSONHandler into that Writer), sloghandler on
 //     kafka-go (the franz-go row's ratio is issue 13's target) and
 //     slog-kafka; CPU µs per event against the raw Writer, the
-//     hand-built shipper and slog-kafka; then allocations.
+//     hand-built shipper and slog-kafka, and split into the caller's
+//     share (the same handler's BenchmarkPerCall) and the rest; then
+//     allocations.
 //   - per call: ns/op against slog.JSONHandler, then allocations; the
 //     floors (slog.DiscardHandler, the no-op handler) last.
 //
@@ -43,6 +45,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ratios:", err)
 		os.Exit(1)
 	}
+	res.addCallerShare()
 	render(os.Stdout, res)
 	if *chart != "" {
 		if err := saveChart(*chart, res); err != nil {
@@ -103,7 +106,7 @@ var groups = map[string]group{
 			{"events/s", []string{"kafka-go-raw", "hand-built", "sloghandler", "slog-kafka"}},
 			{"cpu-µs/event", []string{"kafka-go-raw", "hand-built", "slog-kafka"}},
 		},
-		units: []string{"allocs/op", "B/op"},
+		units: []string{callerUnit, restUnit, "allocs/op", "B/op"},
 	},
 	"BenchmarkPerCall": {
 		title:  "Per call: what a log call costs the caller",
@@ -179,6 +182,45 @@ func parse(r io.Reader) (*results, error) {
 		return nil, fmt.Errorf("no benchmark results on standard input")
 	}
 	return res, nil
+}
+
+// The end-to-end contenders' CPU per event, split: what the call costs
+// the goroutine that logs (BenchmarkPerCall's median ns/op of the same
+// handler, one goroutine with the delivery on the other core), and the
+// rest (the delivery, the client, the in-process broker).
+const (
+	callerUnit = "caller-µs/event"
+	restUnit   = "rest-µs/event"
+)
+
+// callerOf names the BenchmarkPerCall handler whose call an end-to-end
+// contender makes, where the names differ: sloghandler on franz-go makes
+// sloghandler's call (the client is behind the queue).
+var callerOf = map[string]string{"sloghandler-franz-go": "sloghandler"}
+
+// addCallerShare adds callerUnit and restUnit to every BenchmarkEndToEnd
+// contender with a BenchmarkPerCall handler of its name (or callerOf's)
+// and a CPU per event: one sample each, from the medians.
+func (res *results) addCallerShare() {
+	for _, name := range res.names {
+		c, ok := strings.CutPrefix(name, "BenchmarkEndToEnd/c=")
+		if !ok {
+			continue
+		}
+		h := c
+		if alias, ok := callerOf[c]; ok {
+			h = alias
+		}
+		ns, okCall := res.median("BenchmarkPerCall/h="+h, "ns/op")
+		cpu, okCPU := res.median(name, "cpu-µs/event")
+		if !okCall || !okCPU {
+			continue
+		}
+		m := res.samples[name]
+		m[callerUnit] = []float64{ns / 1000}
+		m[restUnit] = []float64{cpu - ns/1000}
+		res.units[name] = append(res.units[name], callerUnit, restUnit)
+	}
 }
 
 // median returns the median of name's samples of unit, and whether there

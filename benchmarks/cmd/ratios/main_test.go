@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,37 @@ func TestNumber(t *testing.T) {
 		if got := number(tt.v); got != tt.want {
 			t.Errorf("number(%v) = %q, want %q", tt.v, got, tt.want)
 		}
+	}
+}
+
+// TestCallerShare checks the split of an end-to-end contender's CPU per
+// event: its BenchmarkPerCall median as the caller's share, the rest the
+// difference; none for a contender without a per-call benchmark.
+func TestCallerShare(t *testing.T) {
+	res, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.addCallerShare()
+	for _, tc := range []struct {
+		name         string
+		caller, rest float64
+		ok           bool
+	}{
+		{"BenchmarkEndToEnd/c=sloghandler", 2.04, 5 - 2.04, true},
+		{"BenchmarkEndToEnd/c=hand-built", 2.8, 4 - 2.8, true},
+		{"BenchmarkEndToEnd/c=python-kafkaesk", 56, 240 - 56, true},
+		{"BenchmarkEndToEnd/c=kafka-go-raw", 0, 0, false},
+	} {
+		caller, okC := res.median(tc.name, callerUnit)
+		rest, okR := res.median(tc.name, restUnit)
+		if okC != tc.ok || okR != tc.ok || math.Abs(caller-tc.caller) > 1e-9 || math.Abs(rest-tc.rest) > 1e-9 {
+			t.Errorf("%s: caller %v (%v), rest %v (%v); want %v, %v (%v)", tc.name, caller, okC, rest, okR, tc.caller, tc.rest, tc.ok)
+		}
+	}
+	var out strings.Builder
+	render(&out, res)
+	if !strings.Contains(out.String(), "| caller-µs/event | rest-µs/event |") {
+		t.Errorf("no caller and rest columns in\n%s", out.String())
 	}
 }
