@@ -5,7 +5,7 @@ BENCHTIME ?= 2s
 
 GO_BUILD_DIR ?= bin
 
-.PHONY: help run build test test-failover vet fmt-check fmt bench bench-packages kafka-up kafka-down python-env
+.PHONY: help run build test test-failover vet fmt-check fmt bench bench-compare bench-packages kafka-up kafka-down python-env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,8 +73,15 @@ fmt-check: ## fail if any Go file is not gofmt -s clean
 fmt: ## gofmt -s every Go file
 	gofmt -s -w .
 
-bench: ## the README's Performance numbers: sloghandler against the alternatives (Python kafkaesk's handler too; tables and contenders.svg), and kafkaesk bench's scenarios (into bench-results/)
+bench: ## the README's Performance numbers: sloghandler against the alternatives (Python kafkaesk's handler too; tables and contenders.svg), the package benchmarks it cites on each client, and kafkaesk bench's scenarios (into bench-results/)
 	@scripts/bench
+
+# The commit bench-compare measures this tree against: by default the one
+# before issue 19's work. `make bench-compare BASE=<commit>` picks another.
+BASE ?= df4400b
+
+bench-compare: ## the benchmarks of make bench on BASE (default df4400b) and on this tree, interleaved in one run, and benchstat's comparison (into bench-results/compare/)
+	@scripts/bench-compare $(BASE)
 
 bench-packages: ## every package's own benchmarks (core, record, sloghandler, collector), on the embedded broker
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./...
