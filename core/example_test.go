@@ -229,10 +229,23 @@ func ExampleApplication_Transact() {
 	})
 	fmt.Println("second:", err)
 
-	_ = app.Read(ctx, "billing", &core.ReadOptions{UntilEnd: true, ReadCommitted: true}, func(_ context.Context, r *core.Record) error {
-		fmt.Println(string(r.Value))
-		return nil
-	})
+	// Kafka writes a transaction's commit marker a moment after Transact
+	// returns: until then the stream's end for read_committed (its last
+	// stable offset) is before the transaction, and reading up to it
+	// reads nothing. So read again while it does.
+	var committed []string
+	for try := 0; len(committed) == 0 && try < 100; try++ {
+		if try > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		_ = app.Read(ctx, "billing", &core.ReadOptions{UntilEnd: true, ReadCommitted: true}, func(_ context.Context, r *core.Record) error {
+			committed = append(committed, string(r.Value))
+			return nil
+		})
+	}
+	for _, v := range committed {
+		fmt.Println(v)
+	}
 	// Output:
 	// first: <nil>
 	// second: the invoice could not be made
