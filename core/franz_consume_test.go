@@ -404,8 +404,12 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	e.createTopic("slow", 3)
 	a, stopA := e.join("a", "g", "slow", RebalanceEager, 20*time.Millisecond)
 	franzWaitFor(t, "a's assignment", func() bool { return len(a.owned()) == 3 })
-	for i := range 10 { // one fetch after another, faster than a handles them
-		e.produce("slow", 3, i*20, 20)
+	// One fetch after another, faster than a handles them: a partition
+	// pauses at its third fetch waiting, so rounds enough that a loaded
+	// machine, whose fetches take several rounds at once, still gets there.
+	const rounds, per = 20, 20
+	for i := range rounds {
+		e.produce("slow", 3, i*per, per)
 		time.Sleep(50 * time.Millisecond)
 	}
 	franzWaitFor(t, "a's 3 partitions to be paused", func() bool {
@@ -414,15 +418,15 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	})
 	stopA(2 * time.Second)
 	a.checkRevokedOnce()
-	if n := a.count(); n >= 600 {
+	if n := a.count(); n >= 3*rounds*per {
 		t.Fatalf("a delivered %d records; the test needs it to fall behind", n)
 	}
 
 	b, stopB := e.join("b", "g", "slow", RebalanceEager, 0)
-	franzWaitFor(t, "600 records", func() bool { return a.count()+b.count() >= 600 })
+	franzWaitFor(t, "every record", func() bool { return a.count()+b.count() >= 3*rounds*per })
 	time.Sleep(300 * time.Millisecond)
 	stopB(5 * time.Second)
-	franzCheckDelivered(t, "slow", 3, 0, 200, a, b)
+	franzCheckDelivered(t, "slow", 3, 0, rounds*per, a, b)
 }
 
 // TestFranzMemberLostPartitionsAreRevokedAsLost makes the coordinator
