@@ -72,8 +72,10 @@ func BenchmarkPerCall(b *testing.B) {
 }
 
 // perCallBurst is how many calls sloghandler takes between two settles in
-// BenchmarkPerCall: fewer than the settled events it keeps for reuse
-// (2048), so that every call encodes into one.
+// BenchmarkPerCall: as many as the warm-up settled, so that the calls
+// find settled events to encode into (kept in a sync.Pool, which a
+// garbage collection may empty: then a call allocates, and B/op shows
+// it).
 const perCallBurst = 1000
 
 var perCallHandlers = []struct {

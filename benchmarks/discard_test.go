@@ -47,17 +47,33 @@ func discardBroker(tb testing.TB, topic string) []string {
 	return c.ListenAddrs()
 }
 
-// recordCount reads the record count of a produce request's batches
-// (magic 2): a batch's header holds it at byte 57.
+// recordCount counts the records of a produce request's batches.
 func recordCount(batches []byte) int {
 	n := 0
-	for len(batches) >= 61 {
-		length := int(int32(uint32(batches[8])<<24 | uint32(batches[9])<<16 | uint32(batches[10])<<8 | uint32(batches[11])))
-		n += int(int32(uint32(batches[57])<<24 | uint32(batches[58])<<16 | uint32(batches[59])<<8 | uint32(batches[60])))
-		if 12+length > len(batches) {
+	for len(batches) > 0 {
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(batches); err != nil {
 			break
 		}
-		batches = batches[12+length:]
+		n += int(b.NumRecords)
+		batches = batches[min(len(batches), 12+int(b.Length)):]
 	}
 	return n
+}
+
+// recordCount counts across batches, and stops at a torn one.
+func TestRecordCount(t *testing.T) {
+	var batches []byte
+	for _, n := range []int32{3, 5} {
+		b := kmsg.RecordBatch{Magic: 2, NumRecords: n, Records: make([]byte, 7)}
+		raw := b.AppendTo(nil)
+		b.Length = int32(len(raw) - 12)
+		batches = b.AppendTo(batches)
+	}
+	if got := recordCount(batches); got != 8 {
+		t.Errorf("recordCount = %d, want 8", got)
+	}
+	if got := recordCount(batches[:len(batches)-3]); got != 3 {
+		t.Errorf("recordCount of a torn second batch = %d, want 3", got)
+	}
 }

@@ -28,25 +28,19 @@ func appendFloat64(dst []byte, f float64) []byte {
 			}
 		}
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		dst = trimExponent(dst)
-	}
-	return dst
+	return appendShortest(dst, f, 64)
 }
 
-// appendFloat32 is appendFloat64 for a float32, in the shortest decimal
-// that reads back as the float32 (no fast path).
-func appendFloat32(dst []byte, f float64) []byte {
+// appendShortest writes f, a float of bits 32 or 64, as encoding/json
+// does, with strconv's shortest decimal that reads back as that float.
+func appendShortest(dst []byte, f float64, bits int) []byte {
+	// As encoding/json decides, a float32 compared as a float32.
+	abs := math.Abs(f)
 	format := byte('f')
-	if abs := float32(math.Abs(f)); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
 		format = 'e'
 	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 32)
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
 	if format == 'e' {
 		dst = trimExponent(dst)
 	}

@@ -292,7 +292,7 @@ func (s *state) float(f float64, bits int) {
 		return
 	}
 	if bits == 32 {
-		s.buf = appendFloat32(s.buf, f)
+		s.buf = appendShortest(s.buf, f, 32)
 	} else {
 		s.buf = appendFloat64(s.buf, f)
 	}

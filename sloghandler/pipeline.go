@@ -141,7 +141,7 @@ func (p *pipeline) takeSlot() (ok bool, left time.Duration) {
 	}
 	// freed holds one signal however many slots were given back: pass
 	// it on while slots are free and others wait.
-	p.wakeWaiter(2)
+	p.wakeWaiter(p.taken.Load(), 2)
 	return true, p.opts.BlockTimeout - time.Since(start)
 }
 
@@ -158,14 +158,14 @@ func (p *pipeline) tryTakeSlot() bool {
 // took over the limit), and wakes a waiter if there is one and a slot is
 // free: a waiter's own failed try does not wake it again.
 func (p *pipeline) giveSlot() {
-	p.taken.Add(-1)
-	p.wakeWaiter(1)
+	p.wakeWaiter(p.taken.Add(-1), 1)
 }
 
-// wakeWaiter signals freed if a slot is free and at least minWaiters
-// callers wait for one (a waiter that just took its slot counts itself).
-func (p *pipeline) wakeWaiter(minWaiters int64) {
-	if p.taken.Load() < int64(p.opts.QueueSize) && p.waiters.Load() >= minWaiters {
+// wakeWaiter signals freed if a slot is free (taken is the count of
+// slots taken) and at least minWaiters callers wait for one (a waiter
+// that just took its slot counts itself).
+func (p *pipeline) wakeWaiter(taken, minWaiters int64) {
+	if taken < int64(p.opts.QueueSize) && p.waiters.Load() >= minWaiters {
 		select {
 		case p.freed <- struct{}{}:
 		default: // one is signaled already
