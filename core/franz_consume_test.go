@@ -405,17 +405,20 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	a, stopA := e.join("a", "g", "slow", RebalanceEager, 20*time.Millisecond)
 	franzWaitFor(t, "a's assignment", func() bool { return len(a.owned()) == 3 })
 	// One fetch after another, faster than a handles them: a partition
-	// pauses at its third fetch waiting, so rounds enough that a loaded
-	// machine, whose fetches take several rounds at once, still gets there.
-	const rounds, per = 20, 20
-	for i := range rounds {
-		e.produce("slow", 3, i*per, per)
-		time.Sleep(50 * time.Millisecond)
-	}
-	franzWaitFor(t, "a's 3 partitions to be paused", func() bool {
+	// pauses at its third fetch waiting. A loaded machine's fetches may
+	// take several rounds at once, so rounds go on until all three
+	// partitions are paused (each new round is a new fetch's batch).
+	const per, most = 20, 200
+	paused := func() bool {
 		cl := a.member.(*franzMember).cl.Load()
 		return len(cl.PauseFetchPartitions(nil)["slow"]) == 3
-	})
+	}
+	rounds := 0
+	for ; rounds < most && (rounds < 10 || !paused()); rounds++ {
+		e.produce("slow", 3, rounds*per, per)
+		time.Sleep(50 * time.Millisecond)
+	}
+	franzWaitFor(t, "a's 3 partitions to be paused", paused)
 	stopA(2 * time.Second)
 	a.checkRevokedOnce()
 	if n := a.count(); n >= 3*rounds*per {
@@ -426,7 +429,7 @@ func TestFranzMemberStopsPromptlyWhilePaused(t *testing.T) {
 	franzWaitFor(t, "every record", func() bool { return a.count()+b.count() >= 3*rounds*per })
 	time.Sleep(300 * time.Millisecond)
 	stopB(5 * time.Second)
-	franzCheckDelivered(t, "slow", 3, 0, rounds*per, a, b)
+	franzCheckDelivered(t, "slow", 3, 0, int64(rounds*per), a, b)
 }
 
 // TestFranzMemberLostPartitionsAreRevokedAsLost makes the coordinator
